@@ -1,0 +1,63 @@
+//! `streaming_indicator`, payload key `calculation`.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::fields::{self, Object, serialize_timestamp};
+use super::{DecodeError, Envelope, payload};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Indicator {
+    pub symbol: String,
+    /// `indicator` or `indicator_type`: RSI, SMA, MACD, BB, ...
+    pub indicator: String,
+    /// A single-valued indicator's value.
+    pub value: Option<f64>,
+    /// A multi-valued indicator's values (MACD: macd/signal/histogram; BB: upper/middle/lower).
+    pub values: Option<Object>,
+    #[serde(serialize_with = "serialize_timestamp")]
+    pub timestamp: DateTime<Utc>,
+    pub timeframe: Option<String>,
+    pub session_id: Option<String>,
+    pub metadata: Object,
+    #[serde(flatten)]
+    pub extra: Object,
+}
+
+pub fn decode(obj: Object, envelope: &Envelope) -> Result<Indicator, DecodeError> {
+    let mut p = payload(obj, "calculation");
+    let symbol = fields::take_symbol(&mut p)?;
+    let indicator =
+        fields::require_string(&mut p, &["indicator", "indicator_type", "indicator_name"])?;
+    // `value` may itself be an object of values.
+    let (value, nested_values) = match p.remove("value") {
+        Some(Value::Object(values)) => (None, Some(values)),
+        Some(other) => {
+            p.insert("value".into(), other);
+            (fields::take_f64(&mut p, &["value"])?, None)
+        }
+        None => (None, None),
+    };
+    let values = match nested_values {
+        Some(values) => Some(values),
+        None => fields::take_object(&mut p, "values")?,
+    };
+    if value.is_none() && values.is_none() {
+        return Err(DecodeError::Missing("value"));
+    }
+    let timestamp = fields::take_timestamp(&mut p, &["timestamp", "calculated_at"])?;
+    let metadata = fields::take_object(&mut p, "metadata")?.unwrap_or_default();
+    let session_id = fields::take_session_id(&mut p, &metadata)?;
+    Ok(Indicator {
+        symbol,
+        indicator,
+        value,
+        values,
+        timestamp: envelope.time_of(timestamp),
+        timeframe: fields::take_string(&mut p, &["timeframe"])?,
+        session_id,
+        metadata,
+        extra: p,
+    })
+}

@@ -1,0 +1,14 @@
+//! TickStock: the web backend and Live Streaming dashboard of the TickStock
+//! stock-tick analysis system. See CONTRACT.md for the outside interface.
+
+pub mod app;
+pub mod backoff;
+pub mod bus;
+pub mod cli;
+pub mod config;
+pub mod events;
+pub mod feed;
+pub mod state;
+pub mod subscriber;
+pub mod telemetry;
+pub mod web;

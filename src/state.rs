@@ -1,0 +1,480 @@
+//! Live state: what the dashboard and `/streaming/api/status` show. Updated
+//! only by decoded events; read without waiting on the bus or the database.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use chrono::{DateTime, Utc};
+use parking_lot::RwLock;
+use serde::Serialize;
+use tracing::info;
+
+use crate::bus::Link;
+use crate::events::fields::{Object, serialize_opt_timestamp};
+use crate::events::pattern::PatternKey;
+use crate::events::{
+    Channel, CriticalAlert, Event, Health, Indicator, IndicatorAlert, Pattern, PatternBatch,
+    SessionStarted, SessionStopped,
+};
+
+/// Sizes of the recent-event buffers kept for the dashboard.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub patterns: usize,
+    pub indicators: usize,
+    pub alerts: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            patterns: 500,
+            indicators: 5_000,
+            alerts: 200,
+        }
+    }
+}
+
+/// `status` of `/streaming/api/status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamStatus {
+    /// A session is active and its health is fresh.
+    Online,
+    /// No session is active.
+    Idle,
+    /// A session is active but no health arrived for `HEALTH_STALE_SECONDS`.
+    Stale,
+    /// The bus is unreachable.
+    Offline,
+}
+
+/// How TickStock learnt of the current session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionSource {
+    SessionStarted,
+    /// `session_started` was missed; a health event named the session.
+    Health,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CurrentSession {
+    pub session_id: String,
+    pub universe: Option<String>,
+    #[serde(serialize_with = "serialize_opt_timestamp")]
+    pub started_at: Option<DateTime<Utc>>,
+    /// The original's name for `started_at`, kept for its readers.
+    #[serde(serialize_with = "serialize_opt_timestamp")]
+    pub start_time: Option<DateTime<Utc>>,
+    pub symbol_count: Option<i64>,
+    pub status: String,
+    pub source: SessionSource,
+    #[serde(flatten)]
+    pub extra: Object,
+}
+
+impl CurrentSession {
+    fn from_started(started: SessionStarted) -> Self {
+        Self {
+            session_id: started.session_id,
+            universe: started.universe,
+            started_at: Some(started.started_at),
+            start_time: Some(started.started_at),
+            symbol_count: started.symbol_count,
+            status: started.status,
+            source: SessionSource::SessionStarted,
+            extra: started.extra,
+        }
+    }
+
+    fn from_health(session_id: String, health: &Health) -> Self {
+        let started_at = health.uptime_seconds.and_then(|uptime| {
+            let uptime = chrono::Duration::milliseconds((uptime * 1000.0) as i64);
+            health.timestamp.checked_sub_signed(uptime)
+        });
+        Self {
+            session_id,
+            universe: None,
+            started_at,
+            start_time: started_at,
+            symbol_count: health.active_symbols,
+            status: "active".into(),
+            source: SessionSource::Health,
+            extra: Object::new(),
+        }
+    }
+}
+
+/// A critical alert with the recovery that resolved it, if one came.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CriticalEntry {
+    #[serde(flatten)]
+    pub alert: CriticalAlert,
+    pub resolved_by: Option<Resolution>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Resolution {
+    pub recovery: String,
+    #[serde(serialize_with = "crate::events::fields::serialize_timestamp")]
+    pub timestamp: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Alert {
+    IndicatorAlert(IndicatorAlert),
+    CriticalAlert(CriticalEntry),
+}
+
+/// Per-channel counters, updated without taking the state lock.
+#[derive(Debug, Default)]
+pub struct ChannelStats {
+    messages: AtomicU64,
+    decode_errors: AtomicU64,
+    /// Epoch milliseconds; 0 when nothing arrived yet.
+    last_message_ms: AtomicI64,
+}
+
+impl ChannelStats {
+    pub fn messages(&self) -> u64 {
+        self.messages.load(Ordering::Relaxed)
+    }
+
+    pub fn decode_errors(&self) -> u64 {
+        self.decode_errors.load(Ordering::Relaxed)
+    }
+
+    pub fn last_message_at(&self) -> Option<DateTime<Utc>> {
+        match self.last_message_ms.load(Ordering::Relaxed) {
+            0 => None,
+            ms => DateTime::from_timestamp_millis(ms),
+        }
+    }
+
+    pub fn record_message(&self, at: DateTime<Utc>) {
+        self.messages.fetch_add(1, Ordering::Relaxed);
+        self.last_message_ms
+            .store(at.timestamp_millis(), Ordering::Relaxed);
+    }
+
+    pub fn record_decode_errors(&self, n: u64) {
+        self.decode_errors.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Received<T> {
+    value: T,
+    received_at: DateTime<Utc>,
+}
+
+#[derive(Default)]
+struct RecentPatterns {
+    newest_first: VecDeque<Arc<Pattern>>,
+    keys: HashSet<PatternKey>,
+}
+
+#[derive(Default)]
+struct Inner {
+    session: Option<Received<CurrentSession>>,
+    last_stopped: Option<SessionStopped>,
+    health: Option<Received<Health>>,
+    patterns: RecentPatterns,
+    indicators: HashMap<(String, String), Arc<Indicator>>,
+    alerts: VecDeque<Arc<Alert>>,
+}
+
+pub struct LiveState {
+    inner: RwLock<Inner>,
+    channels: [ChannelStats; 8],
+    link: Arc<Link>,
+    stale_after: chrono::Duration,
+    limits: Limits,
+}
+
+impl LiveState {
+    pub fn new(link: Arc<Link>, stale_after: std::time::Duration, limits: Limits) -> Self {
+        Self {
+            inner: RwLock::default(),
+            channels: Default::default(),
+            link,
+            stale_after: chrono::Duration::from_std(stale_after)
+                .unwrap_or(chrono::Duration::MAX),
+            limits,
+        }
+    }
+
+    pub fn channel(&self, channel: Channel) -> &ChannelStats {
+        &self.channels[channel.index()]
+    }
+
+    pub fn link(&self) -> &Link {
+        &self.link
+    }
+
+    /// Applies one decoded event. Returns false for a pattern batch whose
+    /// every detection was already known (a copy from the other channel).
+    pub fn apply(&self, event: Event, received_at: DateTime<Utc>) -> bool {
+        let mut inner = self.inner.write();
+        match event {
+            Event::SessionStarted(started) => {
+                inner.session = Some(Received {
+                    value: CurrentSession::from_started(started),
+                    received_at,
+                });
+            }
+            Event::SessionStopped(stopped) => {
+                if inner
+                    .session
+                    .as_ref()
+                    .is_some_and(|s| s.value.session_id == stopped.session_id)
+                {
+                    inner.session = None;
+                }
+                inner.last_stopped = Some(stopped);
+            }
+            Event::Health(health) => {
+                recover_session(&mut inner, &health, received_at);
+                inner.health = Some(Received {
+                    value: health,
+                    received_at,
+                });
+            }
+            Event::Patterns(batch) => return self.add_patterns(&mut inner, batch),
+            Event::Indicator(indicator) => self.add_indicator(&mut inner, indicator),
+            Event::IndicatorAlert(alert) => self.add_alert(&mut inner, Alert::IndicatorAlert(alert)),
+            Event::CriticalAlert(alert) => {
+                if let (Some(recovery), Some(component)) = (&alert.recovery, &alert.component) {
+                    resolve(&mut inner.alerts, component, recovery, alert.timestamp);
+                }
+                self.add_alert(
+                    &mut inner,
+                    Alert::CriticalAlert(CriticalEntry {
+                        alert,
+                        resolved_by: None,
+                    }),
+                );
+            }
+        }
+        true
+    }
+
+    fn add_patterns(&self, inner: &mut Inner, batch: PatternBatch) -> bool {
+        let mut any_new = false;
+        let recent = &mut inner.patterns;
+        for pattern in batch.patterns {
+            if !recent.keys.insert(pattern.key()) {
+                continue;
+            }
+            any_new = true;
+            recent.newest_first.push_front(Arc::new(pattern));
+            if recent.newest_first.len() > self.limits.patterns {
+                if let Some(oldest) = recent.newest_first.pop_back() {
+                    recent.keys.remove(&oldest.key());
+                }
+            }
+        }
+        any_new
+    }
+
+    fn add_indicator(&self, inner: &mut Inner, indicator: Indicator) {
+        let key = (indicator.symbol.clone(), indicator.indicator.clone());
+        if !inner.indicators.contains_key(&key) && inner.indicators.len() >= self.limits.indicators
+        {
+            // Rare: more symbol/indicator pairs than any universe has. Evict the stalest.
+            let stalest = inner
+                .indicators
+                .iter()
+                .min_by_key(|(_, i)| i.timestamp)
+                .map(|(k, _)| k.clone());
+            if let Some(stalest) = stalest {
+                inner.indicators.remove(&stalest);
+            }
+        }
+        inner.indicators.insert(key, Arc::new(indicator));
+    }
+
+    fn add_alert(&self, inner: &mut Inner, alert: Alert) {
+        inner.alerts.push_front(Arc::new(alert));
+        inner.alerts.truncate(self.limits.alerts);
+    }
+
+    pub fn status(&self, now: DateTime<Utc>) -> StreamStatus {
+        let inner = self.inner.read();
+        self.status_of(&inner, now)
+    }
+
+    fn status_of(&self, inner: &Inner, now: DateTime<Utc>) -> StreamStatus {
+        if !self.link.connected() {
+            return StreamStatus::Offline;
+        }
+        let Some(session) = &inner.session else {
+            return StreamStatus::Idle;
+        };
+        // Fresh means: health, or failing that the session event, arrived recently.
+        let last_sign_of_life = inner
+            .health
+            .as_ref()
+            .map_or(session.received_at, |h| h.received_at.max(session.received_at));
+        if now - last_sign_of_life > self.stale_after {
+            StreamStatus::Stale
+        } else {
+            StreamStatus::Online
+        }
+    }
+
+    pub fn session(&self) -> Option<CurrentSession> {
+        self.inner.read().session.as_ref().map(|s| s.value.clone())
+    }
+
+    pub fn last_stopped(&self) -> Option<SessionStopped> {
+        self.inner.read().last_stopped.clone()
+    }
+
+    pub fn health(&self) -> Option<Health> {
+        self.inner.read().health.as_ref().map(|h| h.value.clone())
+    }
+
+    /// Recent patterns, newest first.
+    pub fn recent_patterns(&self, limit: usize) -> Vec<Arc<Pattern>> {
+        let inner = self.inner.read();
+        inner.patterns.newest_first.iter().take(limit).cloned().collect()
+    }
+
+    /// The latest value of every symbol's indicators, newest first.
+    pub fn latest_indicators(&self) -> Vec<Arc<Indicator>> {
+        let inner = self.inner.read();
+        let mut latest: Vec<_> = inner.indicators.values().cloned().collect();
+        latest.sort_by(|a, b| b.timestamp.cmp(&a.timestamp));
+        latest
+    }
+
+    /// Recent alerts of both kinds, newest first.
+    pub fn recent_alerts(&self, limit: usize) -> Vec<Arc<Alert>> {
+        let inner = self.inner.read();
+        inner.alerts.iter().take(limit).cloned().collect()
+    }
+
+    /// The body of `/streaming/api/status`, serialised under one read lock.
+    pub fn status_json(&self, now: DateTime<Utc>, market_feed: &impl Serialize) -> Vec<u8> {
+        let inner = self.inner.read();
+        let report = StatusReport {
+            status: self.status_of(&inner, now),
+            session: inner.session.as_ref().map(|s| &s.value),
+            last_session: inner.last_stopped.as_ref(),
+            health: inner.health.as_ref().map(|h| HealthView {
+                health: &h.value,
+                age_seconds: (now - h.received_at).num_milliseconds().max(0) as f64 / 1000.0,
+            }),
+            subscriber_stats: SubscriberStats {
+                connected: self.link.connected(),
+                reconnects: self.link.reconnects(),
+                dropped: self.link.dropped(),
+                channels: ChannelsView(self),
+            },
+            market_feed,
+        };
+        serde_json::to_vec(&report).unwrap_or_default()
+    }
+}
+
+/// A health event naming a session we do not know means `session_started`
+/// was missed (TickStock started after TickStockPL): take the session from it.
+fn recover_session(inner: &mut Inner, health: &Health, received_at: DateTime<Utc>) {
+    let Some(id) = &health.session_id else { return };
+    let known = inner
+        .session
+        .as_ref()
+        .is_some_and(|s| &s.value.session_id == id);
+    let stopped = inner
+        .last_stopped
+        .as_ref()
+        .is_some_and(|s| &s.session_id == id);
+    if known || stopped || health.status == "stopping" {
+        return;
+    }
+    info!("REDIS-SUBSCRIBER: Streaming session recovered from health - ID: {id}");
+    inner.session = Some(Received {
+        value: CurrentSession::from_health(id.clone(), health),
+        received_at,
+    });
+}
+
+/// Pairs a recovery with the newest unresolved critical alert of its component.
+fn resolve(
+    alerts: &mut VecDeque<Arc<Alert>>,
+    component: &str,
+    recovery: &str,
+    at: DateTime<Utc>,
+) {
+    for entry in alerts.iter_mut() {
+        if let Alert::CriticalAlert(critical) = entry.as_ref() {
+            let open = critical.resolved_by.is_none() && !critical.alert.is_recovery();
+            if open && critical.alert.component.as_deref() == Some(component) {
+                let mut resolved = critical.clone();
+                resolved.resolved_by = Some(Resolution {
+                    recovery: recovery.to_owned(),
+                    timestamp: at,
+                });
+                *entry = Arc::new(Alert::CriticalAlert(resolved));
+                return;
+            }
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct StatusReport<'a, F: Serialize> {
+    status: StreamStatus,
+    session: Option<&'a CurrentSession>,
+    last_session: Option<&'a SessionStopped>,
+    health: Option<HealthView<'a>>,
+    subscriber_stats: SubscriberStats<'a>,
+    market_feed: &'a F,
+}
+
+#[derive(Serialize)]
+struct HealthView<'a> {
+    #[serde(flatten)]
+    health: &'a Health,
+    age_seconds: f64,
+}
+
+#[derive(Serialize)]
+struct SubscriberStats<'a> {
+    connected: bool,
+    reconnects: u64,
+    dropped: u64,
+    channels: ChannelsView<'a>,
+}
+
+struct ChannelsView<'a>(&'a LiveState);
+
+impl Serialize for ChannelsView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        #[derive(Serialize)]
+        struct View {
+            messages: u64,
+            decode_errors: u64,
+            #[serde(serialize_with = "serialize_opt_timestamp")]
+            last_message_at: Option<DateTime<Utc>>,
+        }
+        let mut map = s.serialize_map(Some(Channel::ALL.len()))?;
+        for channel in Channel::ALL {
+            let stats = self.0.channel(channel);
+            map.serialize_entry(
+                channel.name(),
+                &View {
+                    messages: stats.messages(),
+                    decode_errors: stats.decode_errors(),
+                    last_message_at: stats.last_message_at(),
+                },
+            )?;
+        }
+        map.end()
+    }
+}

@@ -1,0 +1,140 @@
+//! The subscriber: every message from the 8 channels is counted, decoded and
+//! applied to the live state. A message that does not decode is counted,
+//! logged (rate-limited, with an excerpt) and dropped; it never changes state.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+use crate::bus::BusMessage;
+use crate::events::{self, Channel, DecodeError, Event};
+use crate::state::LiveState;
+
+/// At most one decode warning per channel per interval; the rest are summed.
+const WARN_INTERVAL: Duration = Duration::from_secs(5);
+const EXCERPT_BYTES: usize = 160;
+
+pub struct Subscriber {
+    state: Arc<LiveState>,
+    warnings: [WarnWindow; 8],
+}
+
+#[derive(Default, Clone, Copy)]
+struct WarnWindow {
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl Subscriber {
+    pub fn new(state: Arc<LiveState>) -> Self {
+        Self {
+            state,
+            warnings: [WarnWindow::default(); 8],
+        }
+    }
+
+    pub async fn run(mut self, mut messages: mpsc::Receiver<BusMessage>) {
+        while let Some(message) = messages.recv().await {
+            self.ingest(&message, Utc::now());
+        }
+    }
+
+    pub fn ingest(&mut self, message: &BusMessage, now: DateTime<Utc>) {
+        let Some(channel) = Channel::from_name(&message.channel) else {
+            return;
+        };
+        let stats = self.state.channel(channel);
+        stats.record_message(now);
+        match events::decode(channel, &message.payload, now) {
+            Ok(event) => {
+                if let Event::Patterns(batch) = &event {
+                    if let Some(error) = batch.rejected.first() {
+                        stats.record_decode_errors(batch.rejected.len() as u64);
+                        self.warn(channel, error, &message.payload);
+                    }
+                }
+                log_event(&event);
+                self.state.apply(event, now);
+            }
+            Err(error) => {
+                stats.record_decode_errors(1);
+                self.warn(channel, &error, &message.payload);
+            }
+        }
+    }
+
+    fn warn(&mut self, channel: Channel, error: &DecodeError, payload: &[u8]) {
+        let window = &mut self.warnings[channel.index()];
+        let now = Instant::now();
+        if window.last.is_some_and(|last| now - last < WARN_INTERVAL) {
+            window.suppressed += 1;
+            return;
+        }
+        let suppressed = std::mem::take(&mut window.suppressed);
+        window.last = Some(now);
+        warn!(
+            "REDIS-SUBSCRIBER: Dropped undecodable message on {channel}: {error}; excerpt: {}{}",
+            excerpt(payload),
+            if suppressed > 0 {
+                format!(" ({suppressed} more since the last warning)")
+            } else {
+                String::new()
+            }
+        );
+    }
+}
+
+fn excerpt(payload: &[u8]) -> String {
+    let cut = payload.len().min(EXCERPT_BYTES);
+    let mut text: String = String::from_utf8_lossy(&payload[..cut]).escape_debug().collect();
+    if cut < payload.len() {
+        text.push('…');
+    }
+    text
+}
+
+fn log_event(event: &Event) {
+    match event {
+        Event::SessionStarted(s) => info!(
+            "REDIS-SUBSCRIBER: Streaming session started - ID: {}, Universe: {}",
+            s.session_id,
+            s.universe.as_deref().unwrap_or("unknown")
+        ),
+        Event::SessionStopped(s) => info!(
+            "REDIS-SUBSCRIBER: Streaming session stopped - ID: {}, Final Status: {}, Patterns: {}, Indicators: {}",
+            s.session_id,
+            s.final_status.as_deref().unwrap_or("unknown"),
+            s.total_patterns.unwrap_or(0),
+            s.total_indicators.unwrap_or(0)
+        ),
+        Event::Health(h) => info!(
+            "REDIS-SUBSCRIBER: Streaming health update received - Status: {}, Active Symbols: {}, TPS: {:.1}",
+            h.status,
+            h.active_symbols.unwrap_or(0),
+            h.ticks_per_second.unwrap_or(0.0)
+        ),
+        Event::CriticalAlert(a) if a.is_recovery() => info!(
+            "REDIS-SUBSCRIBER: Recovery - Component: {}, Message: {}",
+            a.component.as_deref().unwrap_or("unknown"),
+            a.message
+        ),
+        Event::CriticalAlert(a) => warn!(
+            "REDIS-SUBSCRIBER: Critical alert - Component: {}, Severity: {}, Message: {}",
+            a.component.as_deref().unwrap_or("unknown"),
+            a.severity.as_deref().unwrap_or("unknown"),
+            a.message
+        ),
+        Event::Patterns(b) => debug!("REDIS-SUBSCRIBER: {} pattern(s) received", b.count),
+        Event::Indicator(i) => debug!(
+            "REDIS-SUBSCRIBER: Indicator {} {} received",
+            i.symbol, i.indicator
+        ),
+        Event::IndicatorAlert(a) => info!(
+            "REDIS-SUBSCRIBER: Indicator alert - Symbol: {}, Type: {}",
+            a.symbol, a.alert_type
+        ),
+    }
+}
