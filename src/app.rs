@@ -11,7 +11,7 @@ use crate::bus::Bus;
 use crate::config::Config;
 use crate::events::Channel;
 use crate::feed::FeedStats;
-use crate::state::{LiveState, Limits};
+use crate::state::{Limits, LiveState};
 use crate::subscriber::Subscriber;
 use crate::web::{self, AppState};
 

@@ -5,7 +5,11 @@ use clap::{Parser, Subcommand};
 use crate::config::Config;
 
 #[derive(Debug, Parser)]
-#[command(name = "tickstock", version, about = "TickStock: Live Streaming backend and dashboard")]
+#[command(
+    name = "tickstock",
+    version,
+    about = "TickStock: Live Streaming backend and dashboard"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,

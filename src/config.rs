@@ -9,7 +9,13 @@ use clap::Args;
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// Address the HTTP server listens on.
-    #[arg(long, global = true, env = "BIND_ADDR", value_name = "BIND_ADDR", default_value = "127.0.0.1:5000")]
+    #[arg(
+        long,
+        global = true,
+        env = "BIND_ADDR",
+        value_name = "BIND_ADDR",
+        default_value = "127.0.0.1:5000"
+    )]
     pub bind_addr: SocketAddr,
 
     /// Redis URL (redis:// or rediss://). Unset: the in-process bus of the embedded default.

@@ -5,11 +5,11 @@ use tickstock::cli::{Cli, Command};
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     // A missing .env is normal; a malformed one is reported and stops start-up.
-    if let Err(error) = dotenvy::dotenv() {
-        if !error.not_found() {
-            eprintln!("error: cannot read .env: {error}");
-            return std::process::ExitCode::FAILURE;
-        }
+    if let Err(error) = dotenvy::dotenv()
+        && !error.not_found()
+    {
+        eprintln!("error: cannot read .env: {error}");
+        return std::process::ExitCode::FAILURE;
     }
     let cli = Cli::parse();
     if let Err(message) = tickstock::telemetry::init() {

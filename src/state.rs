@@ -201,8 +201,7 @@ impl LiveState {
             inner: RwLock::default(),
             channels: Default::default(),
             link,
-            stale_after: chrono::Duration::from_std(stale_after)
-                .unwrap_or(chrono::Duration::MAX),
+            stale_after: chrono::Duration::from_std(stale_after).unwrap_or(chrono::Duration::MAX),
             limits,
         }
     }
@@ -245,7 +244,9 @@ impl LiveState {
             }
             Event::Patterns(batch) => return self.add_patterns(&mut inner, batch),
             Event::Indicator(indicator) => self.add_indicator(&mut inner, indicator),
-            Event::IndicatorAlert(alert) => self.add_alert(&mut inner, Alert::IndicatorAlert(alert)),
+            Event::IndicatorAlert(alert) => {
+                self.add_alert(&mut inner, Alert::IndicatorAlert(alert))
+            }
             Event::CriticalAlert(alert) => {
                 if let (Some(recovery), Some(component)) = (&alert.recovery, &alert.component) {
                     resolve(&mut inner.alerts, component, recovery, alert.timestamp);
@@ -271,10 +272,10 @@ impl LiveState {
             }
             any_new = true;
             recent.newest_first.push_front(Arc::new(pattern));
-            if recent.newest_first.len() > self.limits.patterns {
-                if let Some(oldest) = recent.newest_first.pop_back() {
-                    recent.keys.remove(&oldest.key());
-                }
+            if recent.newest_first.len() > self.limits.patterns
+                && let Some(oldest) = recent.newest_first.pop_back()
+            {
+                recent.keys.remove(&oldest.key());
             }
         }
         any_new
@@ -315,10 +316,9 @@ impl LiveState {
             return StreamStatus::Idle;
         };
         // Fresh means: health, or failing that the session event, arrived recently.
-        let last_sign_of_life = inner
-            .health
-            .as_ref()
-            .map_or(session.received_at, |h| h.received_at.max(session.received_at));
+        let last_sign_of_life = inner.health.as_ref().map_or(session.received_at, |h| {
+            h.received_at.max(session.received_at)
+        });
         if now - last_sign_of_life > self.stale_after {
             StreamStatus::Stale
         } else {
@@ -341,14 +341,20 @@ impl LiveState {
     /// Recent patterns, newest first.
     pub fn recent_patterns(&self, limit: usize) -> Vec<Arc<Pattern>> {
         let inner = self.inner.read();
-        inner.patterns.newest_first.iter().take(limit).cloned().collect()
+        inner
+            .patterns
+            .newest_first
+            .iter()
+            .take(limit)
+            .cloned()
+            .collect()
     }
 
     /// The latest value of every symbol's indicators, newest first.
     pub fn latest_indicators(&self) -> Vec<Arc<Indicator>> {
         let inner = self.inner.read();
         let mut latest: Vec<_> = inner.indicators.values().cloned().collect();
-        latest.sort_by(|a, b| b.timestamp.cmp(&a.timestamp));
+        latest.sort_by_key(|i| std::cmp::Reverse(i.timestamp));
         latest
     }
 
@@ -404,12 +410,7 @@ fn recover_session(inner: &mut Inner, health: &Health, received_at: DateTime<Utc
 }
 
 /// Pairs a recovery with the newest unresolved critical alert of its component.
-fn resolve(
-    alerts: &mut VecDeque<Arc<Alert>>,
-    component: &str,
-    recovery: &str,
-    at: DateTime<Utc>,
-) {
+fn resolve(alerts: &mut VecDeque<Arc<Alert>>, component: &str, recovery: &str, at: DateTime<Utc>) {
     for entry in alerts.iter_mut() {
         if let Alert::CriticalAlert(critical) = entry.as_ref() {
             let open = critical.resolved_by.is_none() && !critical.alert.is_recovery();

@@ -50,11 +50,11 @@ impl Subscriber {
         stats.record_message(now);
         match events::decode(channel, &message.payload, now) {
             Ok(event) => {
-                if let Event::Patterns(batch) = &event {
-                    if let Some(error) = batch.rejected.first() {
-                        stats.record_decode_errors(batch.rejected.len() as u64);
-                        self.warn(channel, error, &message.payload);
-                    }
+                if let Event::Patterns(batch) = &event
+                    && let Some(error) = batch.rejected.first()
+                {
+                    stats.record_decode_errors(batch.rejected.len() as u64);
+                    self.warn(channel, error, &message.payload);
                 }
                 log_event(&event);
                 self.state.apply(event, now);
@@ -89,7 +89,9 @@ impl Subscriber {
 
 fn excerpt(payload: &[u8]) -> String {
     let cut = payload.len().min(EXCERPT_BYTES);
-    let mut text: String = String::from_utf8_lossy(&payload[..cut]).escape_debug().collect();
+    let mut text: String = String::from_utf8_lossy(&payload[..cut])
+        .escape_debug()
+        .collect();
     if cut < payload.len() {
         text.push('…');
     }

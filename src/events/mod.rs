@@ -170,3 +170,6 @@ fn payload(mut obj: Object, key: &str) -> Object {
         None => obj,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -135,9 +135,10 @@ pub fn decode_batch(mut obj: Object, envelope: &Envelope) -> Result<PatternBatch
 
 fn decode_pattern(mut p: Object, envelope: &Envelope) -> Result<Pattern, DecodeError> {
     let symbol = fields::take_symbol(&mut p)?;
-    let pattern_type = fields::require_string(&mut p, &["pattern_type", "pattern", "pattern_name"])?;
-    let confidence = fields::take_f64(&mut p, &["confidence"])?
-        .ok_or(DecodeError::Missing("confidence"))?;
+    let pattern_type =
+        fields::require_string(&mut p, &["pattern_type", "pattern", "pattern_name"])?;
+    let confidence =
+        fields::take_f64(&mut p, &["confidence"])?.ok_or(DecodeError::Missing("confidence"))?;
     let confidence = match confidence {
         c if (0.0..=1.0).contains(&c) => c,
         c if c > 1.0 && c <= 100.0 => c / 100.0,

@@ -13,6 +13,8 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn status(State(state): State<AppState>) -> impl IntoResponse {
-    let body = state.live.status_json(chrono::Utc::now(), state.feed.as_ref());
+    let body = state
+        .live
+        .status_json(chrono::Utc::now(), state.feed.as_ref());
     ([(header::CONTENT_TYPE, "application/json")], body)
 }

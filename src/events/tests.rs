@@ -1,0 +1,362 @@
+//! Decoding rules of CONTRACT §2, one case each, and property tests that feed
+//! arbitrary bytes and arbitrary JSON to every decoder.
+
+use chrono::{TimeZone, Utc};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+use super::*;
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap()
+}
+
+fn decode_json(channel: Channel, message: Value) -> Result<Event, DecodeError> {
+    decode(channel, message.to_string().as_bytes(), now())
+}
+
+#[test]
+fn flat_session_without_type_uses_the_channel_and_aliases() {
+    let event = decode_json(
+        Channel::SessionStarted,
+        json!({"session_id": "s1", "symbol_universe_key": "u:top", "start_time": 1759656600,
+               "symbol_count": "60.0", "region": "us"}),
+    );
+    let Ok(Event::SessionStarted(s)) = event else {
+        panic!("{event:?}")
+    };
+    assert_eq!(s.universe.as_deref(), Some("u:top"));
+    assert_eq!(
+        s.started_at,
+        Utc.with_ymd_and_hms(2025, 10, 5, 9, 30, 0).unwrap()
+    );
+    assert_eq!(s.symbol_count, Some(60));
+    assert_eq!(s.status, "active");
+    assert_eq!(s.extra["region"], "us");
+}
+
+#[test]
+fn a_known_type_on_an_unexpected_channel_is_decoded_by_its_type() {
+    let event = decode_json(
+        Channel::PatternsStreaming,
+        json!({"type": "streaming_health", "health": {"status": "degraded"}}),
+    );
+    assert!(matches!(event, Ok(Event::Health(h)) if h.status == "degraded"));
+}
+
+#[test]
+fn an_unknown_type_falls_back_to_the_channel() {
+    let event = decode_json(
+        Channel::Health,
+        json!({"type": "health_v2", "status": "healthy", "ticks_per_second": "7.5"}),
+    );
+    let Ok(Event::Health(h)) = event else {
+        panic!("{event:?}")
+    };
+    assert_eq!(h.ticks_per_second, Some(7.5));
+    assert_eq!(h.data_flow.ticks_per_second, Some(7.5));
+    assert_eq!(h.timestamp, now(), "no timestamp: arrival time");
+}
+
+#[test]
+fn health_keeps_unknown_fields_at_every_level() {
+    let event = decode_json(
+        Channel::Health,
+        json!({"type": "streaming_health", "source": "pl-2",
+               "health": {"status": "warning", "queue_depth": 9,
+                          "data_flow": {"ticks_per_second": 3, "dropped": 1},
+                          "resource_usage": {"memory_mb": 512, "gc": "ok"}, "issues": "lag"}}),
+    );
+    let Ok(Event::Health(h)) = event else {
+        panic!("{event:?}")
+    };
+    assert_eq!(h.extra["queue_depth"], 9);
+    assert_eq!(h.extra["source"], "pl-2");
+    assert_eq!(h.data_flow.extra["dropped"], 1);
+    assert_eq!(h.resource_usage.extra["gc"], "ok");
+    assert_eq!(h.memory_usage_mb, Some(512.0));
+    assert_eq!(h.issues, vec![json!("lag")]);
+    let out = serde_json::to_value(&h).unwrap();
+    assert_eq!(out["queue_depth"], 9);
+    assert_eq!(out["data_flow"]["dropped"], 1);
+}
+
+#[test]
+fn pattern_names_confidence_scales_and_flat_payloads() {
+    for (name_field, confidence, expected) in [
+        ("pattern_type", json!(0.85), 0.85),
+        ("pattern", json!("0.7"), 0.7),
+        ("pattern_name", json!(85), 0.85),
+    ] {
+        let mut message = json!({"symbol": "aapl", "confidence": confidence, "timestamp": "2025-10-05T10:15:00+00:00"});
+        message[name_field] = json!("Doji");
+        let event = decode_json(Channel::PatternsStreaming, message);
+        let Ok(Event::Patterns(batch)) = event else {
+            panic!("{event:?}")
+        };
+        let p = &batch.patterns[0];
+        assert_eq!(
+            (p.symbol.as_str(), p.pattern_type.as_str()),
+            ("AAPL", "Doji")
+        );
+        assert!((p.confidence - expected).abs() < 1e-12);
+        assert!(!batch.batched);
+    }
+    let out_of_range = decode_json(
+        Channel::PatternsStreaming,
+        json!({"symbol": "A", "pattern_type": "Doji", "confidence": 250}),
+    );
+    assert_eq!(out_of_range.unwrap_err().field(), Some("confidence"));
+}
+
+#[test]
+fn a_pattern_nested_under_pattern_is_unwrapped() {
+    let event = decode_json(
+        Channel::PatternsDetected,
+        json!({"pattern": {"symbol": "msft", "pattern_name": "Hammer", "confidence": 0.9}}),
+    );
+    let Ok(Event::Patterns(batch)) = event else {
+        panic!("{event:?}")
+    };
+    assert_eq!(batch.patterns[0].symbol, "MSFT");
+}
+
+#[test]
+fn a_batch_without_type_keeps_good_elements_and_reports_bad_ones() {
+    let event = decode_json(
+        Channel::PatternsStreaming,
+        json!({"patterns": [
+            {"symbol": "A", "pattern_type": "Doji", "confidence": 0.9},
+            {"symbol": "B"},
+            "junk"],
+            "batch_timestamp": "2025-10-05T10:15:01Z"}),
+    );
+    let Ok(Event::Patterns(batch)) = event else {
+        panic!("{event:?}")
+    };
+    assert!(batch.batched);
+    assert_eq!(batch.patterns.len(), 1);
+    assert_eq!(batch.rejected.len(), 2);
+    assert_eq!(
+        batch.patterns[0].timestamp,
+        Utc.with_ymd_and_hms(2025, 10, 5, 10, 15, 1).unwrap(),
+        "an element without a timestamp takes the batch's"
+    );
+    let all_bad = decode_json(
+        Channel::PatternsStreaming,
+        json!({"patterns": [{"symbol": "B"}]}),
+    );
+    assert!(all_bad.is_err());
+}
+
+#[test]
+fn indicators_take_either_name_and_single_or_multiple_values() {
+    let single = decode_json(
+        Channel::Indicators,
+        json!({"symbol": "tsla", "indicator_type": "SMA_20", "value": "250.5"}),
+    );
+    assert!(
+        matches!(single, Ok(Event::Indicator(i)) if i.indicator == "SMA_20" && i.value == Some(250.5))
+    );
+    let macd = decode_json(
+        Channel::Indicators,
+        json!({"calculation": {"symbol": "tsla", "indicator": "MACD",
+               "values": {"macd": 1.2, "signal": 0.9, "histogram": 0.3}}}),
+    );
+    assert!(
+        matches!(macd, Ok(Event::Indicator(i)) if i.values.as_ref().is_some_and(|v| v["signal"] == 0.9))
+    );
+    let value_object = decode_json(
+        Channel::Indicators,
+        json!({"symbol": "X", "indicator": "BB", "value": {"upper": 2, "lower": 1}}),
+    );
+    assert!(
+        matches!(value_object, Ok(Event::Indicator(i)) if i.value.is_none() && i.values.is_some())
+    );
+    let missing = decode_json(
+        Channel::Indicators,
+        json!({"symbol": "X", "indicator": "RSI"}),
+    );
+    assert_eq!(missing.unwrap_err(), DecodeError::Missing("value"));
+}
+
+#[test]
+fn indicator_alerts_nested_or_flat() {
+    let flat = decode_json(
+        Channel::IndicatorAlerts,
+        json!({"symbol": "aapl", "alert_type": "RSI_OVERSOLD", "indicator": "RSI",
+               "value": 25, "threshold": 30, "direction": "below", "severity": "info"}),
+    );
+    let Ok(Event::IndicatorAlert(a)) = flat else {
+        panic!("{flat:?}")
+    };
+    assert_eq!(a.symbol, "AAPL");
+    assert_eq!(a.data.value, Some(25.0));
+    assert_eq!(a.data.direction.as_deref(), Some("below"));
+    assert!(a.extra.is_empty());
+}
+
+#[test]
+fn a_recovery_may_carry_only_its_recovery_text() {
+    let event = decode_json(
+        Channel::CriticalAlerts,
+        json!({"alert": {"severity": "info", "component": "massive_websocket", "recovery": "back"}}),
+    );
+    let Ok(Event::CriticalAlert(a)) = event else {
+        panic!("{event:?}")
+    };
+    assert!(a.is_recovery());
+    assert_eq!(a.message, "back");
+}
+
+#[test]
+fn rejects_name_what_is_wrong() {
+    let cases = [
+        (b"nope".to_vec(), "not JSON"),
+        (b"[]".to_vec(), "not a JSON object"),
+        (
+            br#"{"type":"streaming_session_started","session":{}}"#.to_vec(),
+            "`session_id` is missing",
+        ),
+        (br#"{"status": true}"#.to_vec(), "`status` is not a string"),
+        (vec![b' '; MAX_MESSAGE_BYTES + 1], "over the"),
+    ];
+    for (payload, expected) in cases {
+        let error = decode(Channel::Health, &payload, now()).unwrap_err();
+        assert!(error.to_string().contains(expected), "{error} / {expected}");
+    }
+}
+
+fn arbitrary_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(Value::from),
+        "[a-zA-Z0-9_:. -]{0,12}".prop_map(Value::from),
+        prop::sample::select(vec![
+            "2025-10-05T09:30:00Z",
+            "1759656600",
+            "0.85",
+            "NaN",
+            "1e400",
+            "-1",
+            "",
+        ])
+        .prop_map(Value::from),
+    ];
+    leaf.prop_recursive(4, 48, 8, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::hash_map(field_name(), inner, 0..8)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// Mostly the names decoders look for, so that the properties reach deep.
+fn field_name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "type",
+            "session",
+            "health",
+            "detection",
+            "patterns",
+            "calculation",
+            "alert",
+            "session_id",
+            "universe",
+            "started_at",
+            "status",
+            "symbol",
+            "pattern_type",
+            "pattern",
+            "confidence",
+            "timestamp",
+            "indicator",
+            "value",
+            "values",
+            "data",
+            "data_flow",
+            "resource_usage",
+            "ticks_per_second",
+            "issues",
+            "recovery",
+            "message",
+            "metadata",
+            "bar_data",
+            "alert_type",
+            "batch_timestamp",
+        ])
+        .prop_map(str::to_owned),
+        "[a-z_]{1,8}",
+    ]
+}
+
+fn event_type() -> impl Strategy<Value = Option<&'static str>> {
+    prop::option::of(prop::sample::select(vec![
+        "streaming_session_started",
+        "streaming_session_stopped",
+        "streaming_health",
+        "streaming_pattern",
+        "streaming_patterns_batch",
+        "streaming_indicator",
+        "indicator_alert",
+        "critical_alert",
+        "something_else",
+    ]))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        for channel in Channel::ALL {
+            let _ = decode(channel, &bytes, now());
+        }
+    }
+
+    #[test]
+    fn arbitrary_json_never_panics_and_what_decodes_serialises(
+        body in arbitrary_json(),
+        kind in event_type(),
+    ) {
+        let mut message = body;
+        if let (Value::Object(map), Some(kind)) = (&mut message, kind) {
+            map.insert("type".into(), Value::from(kind));
+        }
+        let bytes = message.to_string();
+        for channel in Channel::ALL {
+            if let Ok(event) = decode(channel, bytes.as_bytes(), now()) {
+                let json = match &event {
+                    Event::SessionStarted(e) => serde_json::to_value(e),
+                    Event::SessionStopped(e) => serde_json::to_value(e),
+                    Event::Health(e) => serde_json::to_value(e),
+                    Event::Patterns(e) => serde_json::to_value(e),
+                    Event::Indicator(e) => serde_json::to_value(e),
+                    Event::IndicatorAlert(e) => serde_json::to_value(e),
+                    Event::CriticalAlert(e) => serde_json::to_value(e),
+                };
+                prop_assert!(json.is_ok(), "{event:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_decoder_accepts_its_payload_nested_or_flat(
+        symbol in "[a-z]{1,5}",
+        value in -1.0e6..1.0e6f64,
+        as_string in any::<bool>(),
+    ) {
+        let number = if as_string { Value::from(value.to_string()) } else { Value::from(value) };
+        let payload = json!({"symbol": symbol, "indicator": "RSI", "value": number});
+        let nested = decode_json(Channel::Indicators, json!({"calculation": payload.clone()}));
+        let flat = decode_json(Channel::Indicators, payload);
+        prop_assert_eq!(&nested, &flat);
+        let Ok(Event::Indicator(i)) = nested else { panic!("{nested:?}") };
+        prop_assert_eq!(i.symbol, symbol.to_ascii_uppercase());
+        prop_assert!((i.value.unwrap_or(f64::NAN) - value).abs() <= value.abs() * 1e-12);
+    }
+}
