@@ -37,7 +37,14 @@ fn start_redis() -> (String, Option<OwnRedis>) {
         .map(|a| a.port())
         .expect("a free port");
     let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
         .args(["--appendonly", "no"])
         .stdout(Stdio::null())
         .spawn()
@@ -106,7 +113,8 @@ async fn main() {
     let mut ticker = tokio::time::interval(Duration::from_millis(1));
     while sent.len() < total {
         ticker.tick().await;
-        let due = ((start.elapsed().as_secs_f64() / interval.as_secs_f64()) as usize + 1).min(total);
+        let due =
+            ((start.elapsed().as_secs_f64() / interval.as_secs_f64()) as usize + 1).min(total);
         while sent.len() < due {
             sent.push(Instant::now());
             redis::cmd("PUBLISH")
@@ -128,8 +136,15 @@ async fn main() {
         .collect();
     latencies.sort();
     assert_eq!(received.len(), total, "messages were lost");
-    println!("publish_latency: {rate} events/s for {seconds} s ({:.0} events/s achieved)", total as f64 / publish_seconds);
-    println!("  sent {total}, received {}, decode errors {}", received.len(), state.channel(Channel::Health).decode_errors());
+    println!(
+        "publish_latency: {rate} events/s for {seconds} s ({:.0} events/s achieved)",
+        total as f64 / publish_seconds
+    );
+    println!(
+        "  sent {total}, received {}, decode errors {}",
+        received.len(),
+        state.channel(Channel::Health).decode_errors()
+    );
     if !latencies.is_empty() {
         println!(
             "  PUBLISH-to-state latency: p50 {:?}  p95 {:?}  p99 {:?}  max {:?}",
