@@ -6,11 +6,12 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::bus::Bus;
 use crate::config::Config;
 use crate::events::Channel;
-use crate::feed::FeedStats;
+use crate::feed::{self, FeedStats, Source};
 use crate::state::{Limits, LiveState};
 use crate::subscriber::Subscriber;
 use crate::web::{self, AppState};
@@ -19,13 +20,19 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     shutdown: CancellationToken,
+    tasks: TaskTracker,
 }
+
+/// How long background tasks get to finish (e.g. release the feed lease).
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Application {
     /// Builds the application and binds its port (port 0 picks a free one).
     /// Nothing here waits for Redis: an unreachable bus shows as `offline`.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let feed_settings = config.feed_settings()?;
         let shutdown = CancellationToken::new();
+        let tasks = TaskTracker::new();
         let bus = Bus::new(config.redis_url.as_deref()).context("REDIS_URL")?;
         let subscription = bus.subscribe(&Channel::ALL.map(Channel::name), shutdown.clone());
         let live = Arc::new(LiveState::new(
@@ -33,19 +40,20 @@ impl Application {
             config.health_stale_after(),
             Limits::default(),
         ));
-        tokio::spawn(Subscriber::new(live.clone()).run(subscription.messages));
+        tasks.spawn(Subscriber::new(live.clone()).run(subscription.messages));
+        let feed = Arc::new(FeedStats::new(
+            feed_settings.source.as_ref().map(Source::kind),
+        ));
+        feed::start(feed_settings, &bus, &feed, &tasks, &shutdown);
 
         let listener = TcpListener::bind(config.bind_addr)
             .await
             .with_context(|| format!("cannot listen on BIND_ADDR {}", config.bind_addr))?;
         Ok(Self {
             listener,
-            state: AppState {
-                live,
-                feed: Arc::new(FeedStats::new(None)),
-                bus,
-            },
+            state: AppState { live, feed, bus },
             shutdown,
+            tasks,
         })
     }
 
@@ -77,6 +85,13 @@ impl Application {
             })
             .await;
         self.shutdown.cancel();
+        self.tasks.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("Background tasks did not stop within {SHUTDOWN_GRACE:?}");
+        }
         result
     }
 }

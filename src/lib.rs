@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod events;
 pub mod feed;
+pub mod forward;
 pub mod state;
 pub mod subscriber;
 pub mod telemetry;

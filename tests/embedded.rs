@@ -9,7 +9,7 @@ use tickstock::config::Config;
 
 #[tokio::test]
 async fn starts_without_redis_or_database_and_answers_status() {
-    let app = TestApp::spawn(Config::embedded_for_tests()).await;
+    let app = TestApp::spawn(Config::for_tests()).await;
     app.wait_connected().await;
     let status = app.status().await;
     assert_eq!(status["status"], "idle");
@@ -35,7 +35,7 @@ async fn starts_without_redis_or_database_and_answers_status() {
 
 #[tokio::test]
 async fn the_api_alias_and_unknown_routes() {
-    let app = TestApp::spawn(Config::embedded_for_tests()).await;
+    let app = TestApp::spawn(Config::for_tests()).await;
     let (code, alias) = app.get("/api/streaming/status").await;
     assert_eq!(code, 200);
     assert_eq!(alias["status"], "idle");

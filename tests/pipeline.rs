@@ -45,7 +45,7 @@ async fn health_alone_means_online_stop_means_idle_silence_means_stale() {
     let app = TestApp::spawn(Config {
         redis_url: Some(redis.url()),
         health_stale_seconds: 1,
-        ..Config::embedded_for_tests()
+        ..Config::for_tests()
     })
     .await;
     app.wait_connected().await;
@@ -232,7 +232,7 @@ async fn the_status_route_never_waits_on_a_dead_redis() {
     // Nothing listens on this port: the bus is down from the start.
     let app = TestApp::spawn(Config {
         redis_url: Some(format!("redis://127.0.0.1:{}/", common::free_port())),
-        ..Config::embedded_for_tests()
+        ..Config::for_tests()
     })
     .await;
     let status = tokio::time::timeout(Duration::from_secs(2), app.status())

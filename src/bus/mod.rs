@@ -112,10 +112,18 @@ impl Bus {
     }
 
     pub async fn publish(&self, channel: &str, payload: Bytes) -> Result<(), BusError> {
+        self.publish_batch(channel, std::slice::from_ref(&payload))
+            .await
+    }
+
+    /// Publishes every payload on `channel`, in order; on Redis as one pipeline.
+    pub async fn publish_batch(&self, channel: &str, payloads: &[Bytes]) -> Result<(), BusError> {
         match self {
-            Bus::Redis(bus) => bus.publish(channel, payload).await,
+            Bus::Redis(bus) => bus.publish_batch(channel, payloads).await,
             Bus::Memory(bus) => {
-                bus.publish(channel, payload);
+                for payload in payloads {
+                    bus.publish(channel, payload.clone());
+                }
                 Ok(())
             }
         }

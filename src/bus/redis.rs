@@ -43,14 +43,22 @@ impl RedisBus {
         Ok(Self { client, publisher })
     }
 
-    pub async fn publish(&self, channel: &str, payload: Bytes) -> Result<(), BusError> {
+    pub async fn publish_batch(&self, channel: &str, payloads: &[Bytes]) -> Result<(), BusError> {
+        let mut pipe = redis::pipe();
+        for payload in payloads {
+            pipe.cmd("PUBLISH")
+                .arg(channel)
+                .arg(payload.as_ref())
+                .ignore();
+        }
         let mut conn = self.publisher.clone();
-        redis::cmd("PUBLISH")
-            .arg(channel)
-            .arg(payload.as_ref())
-            .exec_async(&mut conn)
-            .await?;
+        pipe.exec_async(&mut conn).await?;
         Ok(())
+    }
+
+    /// A connection for commands other than PUBLISH (the feed lease).
+    pub fn connection(&self) -> ConnectionManager {
+        self.publisher.clone()
     }
 
     pub(super) fn subscribe(

@@ -1,9 +1,112 @@
-//! The market feed: where ticks come from (Massive, synthetic, replay) and
-//! what the status page says about it.
+//! The market feed: where ticks come from (Massive, synthetic, replay), who
+//! runs it (one process across replicas) and what the status page says of it.
 
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+pub mod lease;
+pub mod massive;
+pub mod outage;
+pub mod record;
+pub mod replay;
+pub mod synthetic;
+pub mod tick;
 
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use parking_lot::Mutex;
 use serde::Serialize;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use self::massive::MassiveSettings;
+use self::replay::ReplaySpeed;
+use crate::bus::Bus;
+use crate::events::fields::serialize_opt_timestamp;
+use crate::forward::{self, TickQueue};
+
+/// Where this process's ticks come from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    Massive(MassiveSettings),
+    Synthetic {
+        symbols: Vec<String>,
+        ticks_per_second: f64,
+    },
+    Replay {
+        path: PathBuf,
+        speed: ReplaySpeed,
+    },
+}
+
+impl Source {
+    pub fn kind(&self) -> DataSource {
+        match self {
+            Source::Massive(_) => DataSource::Massive,
+            Source::Synthetic { .. } => DataSource::Synthetic,
+            Source::Replay { .. } => DataSource::Replay,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct FeedSettings {
+    /// None: this process produces no ticks.
+    pub source: Option<Source>,
+    pub queue_capacity: usize,
+    /// How long the Massive feed may be down before a critical alert.
+    pub outage_grace: Duration,
+}
+
+/// Starts the feed and its forwarder. With Redis, the feed runs only while
+/// this process holds the lease; in-process, it simply runs.
+pub fn start(
+    settings: FeedSettings,
+    bus: &Bus,
+    stats: &Arc<FeedStats>,
+    tasks: &TaskTracker,
+    shutdown: &CancellationToken,
+) {
+    let Some(source) = settings.source else {
+        return;
+    };
+    let queue = Arc::new(TickQueue::new(settings.queue_capacity, stats.clone()));
+    tasks.spawn(forward::run(queue.clone(), bus.clone(), shutdown.clone()));
+    if let Source::Massive(_) = &source {
+        tasks.spawn(outage::watch(
+            stats.clone(),
+            bus.clone(),
+            settings.outage_grace,
+            shutdown.clone(),
+        ));
+    }
+    let feed_tasks = tasks.clone();
+    let produce = move |stop: CancellationToken| -> JoinHandle<()> {
+        let queue = queue.clone();
+        match source.clone() {
+            Source::Massive(massive) => feed_tasks.spawn(massive::run(massive, queue, stop)),
+            Source::Synthetic {
+                symbols,
+                ticks_per_second,
+            } => feed_tasks.spawn(synthetic::run(symbols, ticks_per_second, queue, stop)),
+            Source::Replay { path, speed } => {
+                feed_tasks.spawn(replay::run(path, speed, queue, stop))
+            }
+        }
+    };
+    match bus {
+        Bus::Redis(redis) => {
+            let lease = lease::Lease::new(redis.connection());
+            tasks.spawn(lease::lead(lease, produce, stats.clone(), shutdown.clone()));
+        }
+        Bus::Memory(_) => {
+            stats.set_leader(true);
+            produce(shutdown.clone());
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
@@ -51,6 +154,10 @@ pub struct FeedStats {
     ticks_received: AtomicU64,
     ticks_forwarded: AtomicU64,
     ticks_dropped: AtomicU64,
+    /// Epoch milliseconds of the next connection attempt; 0 when none is planned.
+    next_attempt_ms: AtomicI64,
+    /// Why the feed is not connected, when it is not.
+    detail: Mutex<String>,
 }
 
 impl FeedStats {
@@ -62,7 +169,29 @@ impl FeedStats {
             ticks_received: AtomicU64::new(0),
             ticks_forwarded: AtomicU64::new(0),
             ticks_dropped: AtomicU64::new(0),
+            next_attempt_ms: AtomicI64::new(0),
+            detail: Mutex::new(String::new()),
         }
+    }
+
+    pub fn next_attempt(&self) -> Option<DateTime<Utc>> {
+        match self.next_attempt_ms.load(Ordering::Relaxed) {
+            0 => None,
+            ms => DateTime::from_timestamp_millis(ms),
+        }
+    }
+
+    pub fn set_next_attempt(&self, at: Option<DateTime<Utc>>) {
+        let ms = at.map_or(0, |at| at.timestamp_millis());
+        self.next_attempt_ms.store(ms, Ordering::Relaxed);
+    }
+
+    pub fn detail(&self) -> String {
+        self.detail.lock().clone()
+    }
+
+    pub fn set_detail(&self, detail: String) {
+        *self.detail.lock() = detail;
     }
 
     pub fn source(&self) -> Option<DataSource> {
@@ -123,7 +252,11 @@ impl Serialize for FeedStats {
             ticks_received: u64,
             ticks_forwarded: u64,
             ticks_dropped: u64,
+            #[serde(serialize_with = "serialize_opt_timestamp")]
+            next_attempt_at: Option<DateTime<Utc>>,
+            detail: Option<String>,
         }
+        let detail = self.detail();
         View {
             source: self.source,
             state: self.state(),
@@ -131,6 +264,8 @@ impl Serialize for FeedStats {
             ticks_received: self.ticks_received(),
             ticks_forwarded: self.ticks_forwarded(),
             ticks_dropped: self.ticks_dropped(),
+            next_attempt_at: self.next_attempt(),
+            detail: (!detail.is_empty()).then_some(detail),
         }
         .serialize(s)
     }

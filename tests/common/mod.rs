@@ -2,9 +2,12 @@
 //! ephemeral port, and waiting on conditions (never on fixed sleeps).
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod massive;
+
 use std::future::Future;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -159,7 +162,7 @@ impl TestApp {
     pub async fn with_redis(redis: &RedisServer) -> Self {
         Self::spawn(Config {
             redis_url: Some(redis.url()),
-            ..Config::embedded_for_tests()
+            ..Config::for_tests()
         })
         .await
     }
@@ -217,4 +220,43 @@ pub async fn deliver(app: &TestApp, publisher: &mut Publisher, channel: &str, pa
     let receivers = publisher.publish(channel, payload).await;
     assert!(receivers >= 1, "nobody subscribed to {channel}");
     app.wait_messages(channel, before + 1).await;
+}
+
+/// A real Redis subscriber of one channel, collecting what it receives.
+pub struct ChannelListener {
+    pub received: Arc<parking_lot::Mutex<Vec<String>>>,
+}
+
+impl ChannelListener {
+    pub async fn start(redis: &RedisServer, channel: &str) -> Self {
+        use futures_util::StreamExt;
+        let client = redis::Client::open(redis.url()).expect("redis url");
+        let mut pubsub = client.get_async_pubsub().await.expect("pubsub");
+        pubsub.subscribe(channel).await.expect("SUBSCRIBE");
+        let received: Arc<parking_lot::Mutex<Vec<String>>> = Arc::default();
+        let sink = received.clone();
+        tokio::spawn(async move {
+            let mut messages = pubsub.into_on_message();
+            while let Some(message) = messages.next().await {
+                let payload = String::from_utf8_lossy(message.get_payload_bytes()).into_owned();
+                sink.lock().push(payload);
+            }
+        });
+        Self { received }
+    }
+
+    pub fn count(&self) -> usize {
+        self.received.lock().len()
+    }
+
+    pub fn messages(&self) -> Vec<String> {
+        self.received.lock().clone()
+    }
+
+    pub async fn wait_count(&self, count: usize) -> Vec<String> {
+        wait_for(&format!("{count} messages"), WAIT, || async {
+            (self.count() >= count).then(|| self.messages())
+        })
+        .await
+    }
 }

@@ -1,0 +1,128 @@
+//! One feed across replicas: only the holder of a lease key in Redis (SET NX
+//! PX, renewed, released on clean shutdown) runs the feed; the others stand by
+//! and take over within `TTL + ACQUIRE_EVERY` (7 s) of the holder's death.
+//!
+//! The holder keeps its feed through a Redis outage (the socket must keep
+//! being read, and nobody else can take the key meanwhile) and re-claims a key
+//! that a restarted Redis forgot; it stops only when Redis says another
+//! instance holds the key.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use super::{FeedState, FeedStats};
+
+pub const LEASE_KEY: &str = "tickstock:market_feed:leader";
+const TTL: Duration = Duration::from_secs(6);
+const RENEW_EVERY: Duration = Duration::from_secs(2);
+const ACQUIRE_EVERY: Duration = Duration::from_secs(1);
+
+/// Extends our lease, or takes the key again if it vanished; 0 if another holds it.
+const RENEW: &str = "local holder = redis.call('GET', KEYS[1]) \
+if holder == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end \
+if holder == false then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end \
+return 0";
+const RELEASE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
+
+pub struct Lease {
+    conn: ConnectionManager,
+    holder: String,
+}
+
+impl Lease {
+    pub fn new(conn: ConnectionManager) -> Self {
+        let holder = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
+        Self { conn, holder }
+    }
+
+    async fn try_acquire(&mut self) -> redis::RedisResult<bool> {
+        let set: Option<String> = redis::cmd("SET")
+            .arg(LEASE_KEY)
+            .arg(&self.holder)
+            .arg("NX")
+            .arg("PX")
+            .arg(TTL.as_millis() as u64)
+            .query_async(&mut self.conn)
+            .await?;
+        Ok(set.is_some())
+    }
+
+    async fn run_script(&mut self, script: &str, ttl_ms: u64) -> redis::RedisResult<bool> {
+        let done: i64 = redis::cmd("EVAL")
+            .arg(script)
+            .arg(1)
+            .arg(LEASE_KEY)
+            .arg(&self.holder)
+            .arg(ttl_ms)
+            .query_async(&mut self.conn)
+            .await?;
+        Ok(done == 1)
+    }
+}
+
+/// Runs `produce` (which starts the feed and returns its task) while this
+/// process holds the lease; stops it at once when the lease is lost.
+pub async fn lead<F>(
+    mut lease: Lease,
+    produce: F,
+    stats: Arc<FeedStats>,
+    shutdown: CancellationToken,
+) where
+    F: Fn(CancellationToken) -> JoinHandle<()>,
+{
+    loop {
+        stats.set_leader(false);
+        stats.set_state(FeedState::Standby);
+        loop {
+            match lease.try_acquire().await {
+                Ok(true) => break,
+                Ok(false) => {}
+                Err(error) => {
+                    warn!("MARKET-DATA-SERVICE: Cannot reach Redis for the feed lease: {error}")
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(ACQUIRE_EVERY) => {}
+            }
+        }
+        info!(
+            "MARKET-DATA-SERVICE: This instance ({}) holds the feed lease and runs the market feed",
+            lease.holder
+        );
+        stats.set_leader(true);
+        let feed_stop = shutdown.child_token();
+        let feed = produce(feed_stop.clone());
+        let mut renewed_at = Instant::now();
+        let lost = loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break false,
+                _ = tokio::time::sleep(RENEW_EVERY) => {}
+            }
+            match lease.run_script(RENEW, TTL.as_millis() as u64).await {
+                Ok(true) => renewed_at = Instant::now(),
+                Ok(false) => break true,
+                Err(error) => warn!(
+                    "MARKET-DATA-SERVICE: Cannot renew the feed lease for {:?} ({error}); keeping the feed",
+                    renewed_at.elapsed()
+                ),
+            }
+        };
+        feed_stop.cancel();
+        let _ = feed.await;
+        if !lost {
+            if let Err(error) = lease.run_script(RELEASE, 0).await {
+                warn!("MARKET-DATA-SERVICE: Could not release the feed lease: {error}");
+            }
+            stats.set_leader(false);
+            return;
+        }
+        warn!("MARKET-DATA-SERVICE: Lost the feed lease; standing by");
+    }
+}
