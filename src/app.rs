@@ -51,7 +51,12 @@ impl Application {
             .with_context(|| format!("cannot listen on BIND_ADDR {}", config.bind_addr))?;
         Ok(Self {
             listener,
-            state: AppState { live, feed, bus },
+            state: AppState {
+                metrics: Arc::new(crate::metrics::registry(live.clone(), feed.clone())),
+                live,
+                feed,
+                bus,
+            },
             shutdown,
             tasks,
         })

@@ -9,6 +9,7 @@ pub mod config;
 pub mod events;
 pub mod feed;
 pub mod forward;
+pub mod metrics;
 pub mod state;
 pub mod subscriber;
 pub mod telemetry;

@@ -4,7 +4,11 @@ use std::process::Command;
 
 fn tickstock(envs: &[(&str, &str)]) -> std::process::Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tickstock"));
-    command.env_remove("REDIS_URL").env_remove("RUST_LOG");
+    command
+        .env_remove("REDIS_URL")
+        .env_remove("RUST_LOG")
+        .env_remove("MASSIVE_API_KEY")
+        .env_remove("DATA_SOURCE");
     for (key, value) in envs {
         command.env(key, value);
     }
@@ -34,4 +38,44 @@ fn an_address_in_use_stops_start_up_naming_bind_addr() {
     let output = tickstock(&[("BIND_ADDR", &addr)]);
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("BIND_ADDR"));
+}
+
+#[test]
+fn feed_settings_that_cannot_work_stop_start_up_naming_the_variable() {
+    for (envs, variable) in [
+        (vec![("DATA_SOURCE", "massive")], "MASSIVE_API_KEY"),
+        (vec![("DATA_SOURCE", "replay")], "REPLAY_FILE"),
+        (
+            vec![
+                ("DATA_SOURCE", "replay"),
+                ("REPLAY_FILE", "/nonexistent/frames.jsonl"),
+            ],
+            "REPLAY_FILE",
+        ),
+        (
+            vec![
+                ("MASSIVE_API_KEY", "k"),
+                ("MASSIVE_CA_FILE", "/nonexistent/ca.pem"),
+            ],
+            "MASSIVE_CA_FILE",
+        ),
+        (
+            vec![("MASSIVE_WS_URL", "https://socket.massive.com/stocks")],
+            "MASSIVE_WS_URL",
+        ),
+        (vec![("DATA_SOURCE", "carrier-pigeon")], "DATA_SOURCE"),
+        (vec![("SYMBOLS", "AAPL,<b>")], "SYMBOLS"),
+        (vec![("REPLAY_SPEED", "-2")], "REPLAY_SPEED"),
+        (
+            vec![("SYNTHETIC_TICKS_PER_SECOND", "0")],
+            "SYNTHETIC_TICKS_PER_SECOND",
+        ),
+    ] {
+        let mut all = envs.clone();
+        all.push(("BIND_ADDR", "127.0.0.1:0"));
+        let output = tickstock(&all);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{envs:?} was accepted");
+        assert!(stderr.contains(variable), "{envs:?}: {stderr}");
+    }
 }

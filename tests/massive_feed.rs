@@ -232,6 +232,12 @@ async fn redis_stopped_while_ticks_flow_the_socket_is_still_read_and_drops_are_c
     .await;
     assert_eq!(during["state"], "connected", "the Massive socket stayed up");
     assert_eq!(fake.connections(), 1);
+    let metrics = app.get_text("/metrics").await;
+    let dropped = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("tickstock_feed_ticks_dropped_total "))
+        .and_then(|v| v.parse::<u64>().ok());
+    assert!(dropped > Some(0), "{metrics}");
 
     redis.restart().await;
     let listener = ChannelListener::start(&redis, TICKS).await;

@@ -133,7 +133,7 @@ pub enum FeedState {
 }
 
 impl FeedState {
-    const ALL: [FeedState; 7] = [
+    pub const ALL: [FeedState; 7] = [
         FeedState::Disabled,
         FeedState::Standby,
         FeedState::Connecting,

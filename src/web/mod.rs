@@ -22,6 +22,7 @@ pub struct AppState {
     pub live: Arc<LiveState>,
     pub feed: Arc<FeedStats>,
     pub bus: Bus,
+    pub metrics: Arc<prometheus_client::registry::Registry>,
 }
 
 pub fn router(state: AppState) -> Router {

@@ -178,6 +178,17 @@ impl TestApp {
         (code, response.json().await.expect("a JSON body"))
     }
 
+    pub async fn get_text(&self, path: &str) -> String {
+        self.http
+            .get(format!("{}{path}", self.base_url))
+            .send()
+            .await
+            .expect("request")
+            .text()
+            .await
+            .expect("a text body")
+    }
+
     pub async fn status(&self) -> Value {
         let (code, body) = self.get("/streaming/api/status").await;
         assert_eq!(code, 200, "{body}");

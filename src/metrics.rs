@@ -1,0 +1,193 @@
+//! Prometheus metrics, read at scrape time from the same counters the status
+//! route shows, so the two never disagree.
+
+use std::sync::Arc;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
+
+use crate::events::Channel;
+use crate::feed::{FeedState, FeedStats};
+use crate::state::{LiveState, StreamStatus};
+
+struct TickStockCollector {
+    live: Arc<LiveState>,
+    feed: Arc<FeedStats>,
+}
+
+impl std::fmt::Debug for TickStockCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TickStockCollector")
+    }
+}
+
+fn counter(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    value: u64,
+) -> std::fmt::Result {
+    let metric = ConstCounter::new(value);
+    metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
+}
+
+fn gauge(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: i64) -> std::fmt::Result {
+    let metric = ConstGauge::new(value);
+    metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
+}
+
+/// One gauge per possible value, 1 for the current one (a Prometheus "state set").
+fn state_set<'a>(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    label: &'static str,
+    values: impl IntoIterator<Item = (&'a str, bool)>,
+) -> std::fmt::Result {
+    let mut family = encoder.encode_descriptor(
+        name,
+        help,
+        None,
+        prometheus_client::metrics::MetricType::Gauge,
+    )?;
+    for (value, current) in values {
+        ConstGauge::new(i64::from(current)).encode(family.encode_family(&[(label, value)])?)?;
+    }
+    Ok(())
+}
+
+fn per_channel(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    value: impl Fn(Channel) -> u64,
+) -> std::fmt::Result {
+    let mut family = encoder.encode_descriptor(
+        name,
+        help,
+        None,
+        prometheus_client::metrics::MetricType::Counter,
+    )?;
+    for channel in Channel::ALL {
+        ConstCounter::new(value(channel))
+            .encode(family.encode_family(&[("channel", channel.name())])?)?;
+    }
+    Ok(())
+}
+
+fn label<T: serde::Serialize>(value: T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+impl Collector for TickStockCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
+        let live = &self.live;
+        let link = live.link();
+        gauge(
+            &mut encoder,
+            "tickstock_bus_connected",
+            "Whether the subscriber is connected to the bus",
+            i64::from(link.connected()),
+        )?;
+        counter(
+            &mut encoder,
+            "tickstock_bus_reconnects",
+            "Reconnections of the bus subscriber",
+            link.reconnects(),
+        )?;
+        counter(
+            &mut encoder,
+            "tickstock_bus_dropped_messages",
+            "Bus messages the subscriber never saw",
+            link.dropped(),
+        )?;
+        per_channel(
+            &mut encoder,
+            "tickstock_channel_messages",
+            "Messages received per channel",
+            |c| live.channel(c).messages(),
+        )?;
+        per_channel(
+            &mut encoder,
+            "tickstock_channel_decode_errors",
+            "Messages that could not be decoded, per channel",
+            |c| live.channel(c).decode_errors(),
+        )?;
+        let status = live.status(chrono::Utc::now());
+        let statuses = [
+            StreamStatus::Online,
+            StreamStatus::Idle,
+            StreamStatus::Stale,
+            StreamStatus::Offline,
+        ];
+        let statuses: Vec<(String, bool)> = statuses
+            .into_iter()
+            .map(|s| (label(s), s == status))
+            .collect();
+        state_set(
+            &mut encoder,
+            "tickstock_stream_status",
+            "Streaming status (1 for the current one)",
+            "status",
+            statuses.iter().map(|(s, current)| (s.as_str(), *current)),
+        )?;
+
+        let feed = &self.feed;
+        let state = feed.state();
+        let states: Vec<(String, bool)> = FeedState::ALL
+            .into_iter()
+            .map(|s| (label(s), s == state))
+            .collect();
+        state_set(
+            &mut encoder,
+            "tickstock_feed_state",
+            "Market feed state (1 for the current one)",
+            "state",
+            states.iter().map(|(s, current)| (s.as_str(), *current)),
+        )?;
+        gauge(
+            &mut encoder,
+            "tickstock_feed_leader",
+            "Whether this instance runs the market feed",
+            i64::from(feed.leader()),
+        )?;
+        counter(
+            &mut encoder,
+            "tickstock_feed_ticks_received",
+            "Ticks read from the market feed",
+            feed.ticks_received(),
+        )?;
+        counter(
+            &mut encoder,
+            "tickstock_feed_ticks_forwarded",
+            "Ticks published to tickstock:market:ticks",
+            feed.ticks_forwarded(),
+        )?;
+        counter(
+            &mut encoder,
+            "tickstock_feed_ticks_dropped",
+            "Ticks dropped because the forwarder could not keep up or the bus was away",
+            feed.ticks_dropped(),
+        )?;
+        Ok(())
+    }
+}
+
+pub fn registry(live: Arc<LiveState>, feed: Arc<FeedStats>) -> Registry {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(TickStockCollector { live, feed }));
+    registry
+}
+
+pub fn render(registry: &Registry) -> String {
+    let mut body = String::new();
+    // Writing to a String cannot fail.
+    let _ = prometheus_client::encoding::text::encode(&mut body, registry);
+    body
+}
