@@ -8,17 +8,26 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::accounts::Accounts;
+use crate::accounts::lockout::Lockout;
 use crate::bus::Bus;
 use crate::config::Config;
 use crate::events::Channel;
 use crate::feed::{self, FeedStats, Source};
+use crate::recorder::{self, Recorder};
+use crate::sim;
 use crate::state::{Limits, LiveState};
+use crate::store::Store;
 use crate::subscriber::Subscriber;
+use crate::web::sessions::{self, SessionBackend};
 use crate::web::{self, AppState};
+use tower_sessions::SessionManagerLayer;
+use tower_sessions::service::SignedCookie;
 
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    sessions: SessionManagerLayer<SessionBackend, SignedCookie>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
 }
@@ -34,17 +43,50 @@ impl Application {
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
         let bus = Bus::new(config.redis_url.as_deref()).context("REDIS_URL")?;
+        let store = match &config.database_url {
+            Some(url) => Store::connect(url)
+                .await
+                .context("cannot use the database at DATABASE_URL")?,
+            None => Store::memory(),
+        };
+        let accounts = Accounts::new(store.clone());
+        bootstrap_admin(&accounts, &config, &store).await?;
+        let session_backend = SessionBackend::new(&store)
+            .await
+            .context("cannot create the login session table")?;
+        tasks.spawn(session_backend.clone().delete_expired(shutdown.clone()));
+        let secret = match &config.session_secret {
+            Some(secret) => secret.as_bytes().to_vec(),
+            None => rand::random::<[u8; 32]>().to_vec(),
+        };
+        let sessions = sessions::layer(session_backend, &secret, config.cookie_secure);
         let subscription = bus.subscribe(&Channel::ALL.map(Channel::name), shutdown.clone());
         let live = Arc::new(LiveState::new(
             subscription.link,
             config.health_stale_after(),
             Limits::default(),
         ));
-        tasks.spawn(Subscriber::new(live.clone()).run(subscription.messages));
+        // History: the open session is restored before the first event is
+        // applied, and every decoded event is handed to the recorder.
+        let recorder = Recorder::start(store.clone(), &tasks, &shutdown);
+        recorder::restore_session(&store, &live).await;
+        let subscriber = Subscriber::new(live.clone()).with_recorder(recorder.clone());
+        tasks.spawn(subscriber.run(subscription.messages));
         let feed = Arc::new(FeedStats::new(
             feed_settings.source.as_ref().map(Source::kind),
         ));
+        let hub = crate::push::Hub::start(
+            live.clone(),
+            feed.clone(),
+            recorder.stats(),
+            config.push_client_queue_frames,
+            &tasks,
+            &shutdown,
+        );
+        let ticks_in_process = feed_settings.source.is_some();
         feed::start(feed_settings, &bus, &feed, &tasks, &shutdown);
+        // The embedded default also plays TickStockPL, fed by the ticks above.
+        sim::start_embedded(&config, &bus, ticks_in_process, &tasks, &shutdown);
 
         let listener = TcpListener::bind(config.bind_addr)
             .await
@@ -52,11 +94,23 @@ impl Application {
         Ok(Self {
             listener,
             state: AppState {
-                metrics: Arc::new(crate::metrics::registry(live.clone(), feed.clone())),
+                metrics: Arc::new(crate::metrics::registry(
+                    live.clone(),
+                    feed.clone(),
+                    recorder.stats(),
+                )),
                 live,
                 feed,
                 bus,
+                store,
+                accounts,
+                lockout: Arc::new(Lockout::new(
+                    config.login_max_failures,
+                    std::time::Duration::from_secs(config.login_lockout_seconds),
+                )),
+                hub,
             },
+            sessions,
             shutdown,
             tasks,
         })
@@ -82,7 +136,7 @@ impl Application {
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let shutdown = self.shutdown.clone();
-        let router = web::router(self.state);
+        let router = web::router(self.state, self.sessions);
         let result = axum::serve(self.listener, router)
             .with_graceful_shutdown(async move {
                 stop.await;
@@ -99,4 +153,39 @@ impl Application {
         }
         result
     }
+}
+
+/// The first account: `admin` (role super) with `TICKSTOCK_ADMIN_PASSWORD`;
+/// in the embedded default without one, a generated password printed once.
+async fn bootstrap_admin(
+    accounts: &Accounts,
+    config: &Config,
+    store: &Store,
+) -> anyhow::Result<()> {
+    let (password, generated) = match (&config.tickstock_admin_password, store) {
+        (Some(password), _) => (password.clone(), false),
+        (None, Store::Memory(_)) => (hex::encode(rand::random::<[u8; 12]>()), true),
+        (None, Store::Postgres(_)) => {
+            if accounts.list().await?.is_empty() {
+                tracing::warn!(
+                    "ACCOUNTS: No user exists. Set TICKSTOCK_ADMIN_PASSWORD or run `tickstock user add NAME --admin --password-stdin`"
+                );
+            }
+            return Ok(());
+        }
+    };
+    let created = accounts
+        .bootstrap_admin(&password)
+        .await
+        .context("cannot create the admin from TICKSTOCK_ADMIN_PASSWORD")?;
+    if created.is_some() {
+        tracing::info!("ACCOUNTS: Created the bootstrap user admin");
+        if generated {
+            // Printed, never logged: logs outlive the process.
+            println!(
+                "\n  TickStock admin login: user `admin`, password `{password}` (generated; set TICKSTOCK_ADMIN_PASSWORD to choose)\n"
+            );
+        }
+    }
+    Ok(())
 }

@@ -10,11 +10,15 @@ use clap::{Args, ValueEnum};
 use crate::feed::massive::{self, MassiveSettings};
 use crate::feed::replay::ReplaySpeed;
 use crate::feed::{FeedSettings, Source};
+use crate::sim::{self, BarLength, EmbeddedSimulator, HealthShape};
 
 /// The market leaders the synthetic feed walks and Massive is subscribed to
 /// when neither `SYMBOLS` nor `MASSIVE_SUBSCRIPTIONS` says otherwise.
 pub const DEFAULT_SYMBOLS: &str =
     "AAPL,MSFT,NVDA,AMZN,GOOGL,META,TSLA,BRK.B,JPM,V,UNH,XOM,JNJ,WMT,MA,PG,AVGO,HD,COST,LLY";
+
+/// The bootstrap admin's password in `Config::for_tests`.
+pub const TEST_ADMIN_PASSWORD: &str = "admin-password-for-tests";
 
 /// `DATA_SOURCE`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -79,6 +83,47 @@ pub struct Config {
     /// Redis URL (redis:// or rediss://). Unset: the in-process bus of the embedded default.
     #[arg(long, global = true, env = "REDIS_URL", value_name = "REDIS_URL", value_parser = parse_redis_url)]
     pub redis_url: Option<String>,
+
+    /// PostgreSQL URL. Unset: accounts and history live in memory (embedded default).
+    #[arg(long, global = true, env = "DATABASE_URL", value_name = "DATABASE_URL", value_parser = parse_database_url, hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Signs the session cookies. Unset: a random secret per start (sessions end at restart).
+    #[arg(long, global = true, env = "SESSION_SECRET", value_name = "SESSION_SECRET", hide_env_values = true, value_parser = parse_secret)]
+    pub session_secret: Option<String>,
+
+    /// Mark session cookies Secure (set when TickStock is served over HTTPS).
+    #[arg(long, global = true, env = "COOKIE_SECURE", value_name = "COOKIE_SECURE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub cookie_secure: bool,
+
+    /// Creates the user `admin` (role super) with this password when no user exists.
+    #[arg(
+        long,
+        global = true,
+        env = "TICKSTOCK_ADMIN_PASSWORD",
+        value_name = "TICKSTOCK_ADMIN_PASSWORD",
+        hide_env_values = true
+    )]
+    pub tickstock_admin_password: Option<String>,
+
+    /// Failed logins for one name before it is locked.
+    #[arg(long, global = true, env = "LOGIN_MAX_FAILURES", value_name = "LOGIN_MAX_FAILURES", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub login_max_failures: u32,
+
+    /// Seconds the failures are counted over, and how long a name stays locked.
+    #[arg(long, global = true, env = "LOGIN_LOCKOUT_SECONDS", value_name = "LOGIN_LOCKOUT_SECONDS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub login_lockout_seconds: u64,
+
+    /// How far a dashboard client may fall behind, in frames, before it is disconnected (close code 4008).
+    #[arg(
+        long,
+        global = true,
+        env = "PUSH_CLIENT_QUEUE_FRAMES",
+        value_name = "PUSH_CLIENT_QUEUE_FRAMES",
+        default_value_t = 1_024,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(4..=65_536)
+    )]
+    pub push_client_queue_frames: usize,
 
     /// Seconds without a health event after which an active session is `stale`.
     #[arg(
@@ -211,6 +256,61 @@ pub struct Config {
         value_parser = clap::value_parser!(u64).range(1..=16_777_216)
     )]
     pub feed_queue_capacity: u64,
+
+    /// The built-in TickStockPL simulator in the embedded default (no REDIS_URL):
+    /// auto runs it when this process also produces ticks, on always, off never.
+    #[arg(
+        long,
+        global = true,
+        env = "EMBEDDED_SIMULATOR",
+        value_name = "EMBEDDED_SIMULATOR",
+        value_enum,
+        default_value = "auto"
+    )]
+    pub embedded_simulator: EmbeddedSimulator,
+
+    /// Simulator bar length in seconds; auto: 60 for `tickstock simulate`, 5 embedded.
+    #[arg(
+        long,
+        global = true,
+        env = "SIM_BAR_SECONDS",
+        value_name = "SIM_BAR_SECONDS",
+        default_value = "auto"
+    )]
+    pub sim_bar_seconds: BarLength,
+
+    /// Seconds between the simulator's health events.
+    #[arg(
+        long,
+        global = true,
+        env = "SIM_HEALTH_SECONDS",
+        value_name = "SIM_HEALTH_SECONDS",
+        default_value = "10",
+        value_parser = sim::parse_seconds
+    )]
+    pub sim_health_seconds: Duration,
+
+    /// Shape of the simulator's health events: a (flat, as TickStockPL sends) or b (seed 004's groups).
+    #[arg(
+        long,
+        global = true,
+        env = "SIM_HEALTH_SHAPE",
+        value_name = "SIM_HEALTH_SHAPE",
+        value_enum,
+        default_value = "a"
+    )]
+    pub sim_health_shape: HealthShape,
+
+    /// Invented past bars (never published) that warm each new symbol's indicators.
+    #[arg(
+        long,
+        global = true,
+        env = "SIM_WARMUP_BARS",
+        value_name = "SIM_WARMUP_BARS",
+        default_value_t = 250,
+        value_parser = clap::value_parser!(u64).range(0..=10_000)
+    )]
+    pub sim_warmup_bars: u64,
 }
 
 impl Config {
@@ -230,6 +330,8 @@ impl Config {
         let mut config = Defaults::parse_from(["tickstock"]).config;
         config.bind_addr = SocketAddr::from(([127, 0, 0, 1], 0));
         config.redis_url = None;
+        config.database_url = None;
+        config.tickstock_admin_password = Some(TEST_ADMIN_PASSWORD.into());
         config.data_source = Some(SourceChoice::None);
         config
     }
@@ -298,6 +400,24 @@ impl Config {
             queue_capacity: usize::try_from(self.feed_queue_capacity).unwrap_or(usize::MAX),
             outage_grace: Duration::from_secs(self.massive_alert_grace_seconds),
         })
+    }
+}
+
+fn parse_secret(value: &str) -> Result<String, String> {
+    if value.len() >= 32 {
+        Ok(value.to_owned())
+    } else {
+        Err("use at least 32 characters (e.g. `openssl rand -hex 32`)".into())
+    }
+}
+
+fn parse_database_url(value: &str) -> Result<String, String> {
+    match value.parse::<sqlx::postgres::PgConnectOptions>() {
+        Ok(_) if value.starts_with("postgres://") || value.starts_with("postgresql://") => {
+            Ok(value.to_owned())
+        }
+        Ok(_) => Err("expected a postgres:// or postgresql:// URL".into()),
+        Err(error) => Err(format!("not a PostgreSQL URL ({error})")),
     }
 }
 

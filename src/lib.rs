@@ -1,6 +1,7 @@
 //! TickStock: the web backend and Live Streaming dashboard of the TickStock
 //! stock-tick analysis system. See CONTRACT.md for the outside interface.
 
+pub mod accounts;
 pub mod app;
 pub mod backoff;
 pub mod bus;
@@ -10,7 +11,11 @@ pub mod events;
 pub mod feed;
 pub mod forward;
 pub mod metrics;
+pub mod push;
+pub mod recorder;
+pub mod sim;
 pub mod state;
+pub mod store;
 pub mod subscriber;
 pub mod telemetry;
 pub mod web;

@@ -1,6 +1,11 @@
+use anyhow::Context;
 use clap::Parser;
 use tickstock::app::Application;
-use tickstock::cli::{Cli, Command};
+use tickstock::bus::Bus;
+use tickstock::cli::{Cli, Command, PublishArgs, SimulateArgs};
+use tickstock::config::Config;
+use tickstock::sim;
+use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -18,6 +23,10 @@ async fn main() -> std::process::ExitCode {
     }
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.config).await,
+        Command::Simulate(args) => simulate(cli.config, args).await,
+        Command::Publish(args) => publish(cli.config, args).await,
+        Command::User(command) => tickstock::accounts::commands::user(cli.config, command).await,
+        Command::Token(command) => tickstock::accounts::commands::token(cli.config, command).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -29,11 +38,63 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn serve(config: tickstock::config::Config) -> anyhow::Result<()> {
+async fn serve(config: Config) -> anyhow::Result<()> {
     let app = Application::build(config).await?;
     tracing::info!("TickStock listening on {}", app.local_addr());
     app.run_until_stopped(shutdown_signal()).await?;
     tracing::info!("TickStock stopped");
+    Ok(())
+}
+
+/// The Redis URL a command that talks to TickStockPL's Redis needs.
+fn required_redis_url(config: &Config, command: &str) -> anyhow::Result<String> {
+    config.redis_url.clone().ok_or_else(|| {
+        anyhow::anyhow!("REDIS_URL must be set: `tickstock {command}` publishes to Redis")
+    })
+}
+
+async fn simulate(config: Config, args: SimulateArgs) -> anyhow::Result<()> {
+    let url = required_redis_url(&config, "simulate")?;
+    let plan = args.plan().map_err(anyhow::Error::msg)?;
+    let bus = Bus::new(Some(&url)).context("REDIS_URL")?;
+    let settings = sim::Settings::from_config(&config, plan, sim::SIMULATE_BAR);
+    let stop = CancellationToken::new();
+    let stopping = stop.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        stopping.cancel();
+    });
+    let summary = sim::run(settings, bus, stop).await;
+    tracing::info!(
+        "TickStockPL simulator done: {} messages published, {} dropped, {} failed",
+        summary.published,
+        summary.dropped,
+        summary.publish_failures
+    );
+    match summary.final_status {
+        sim::messages::FinalStatus::Failed => anyhow::bail!("the market tick subscription ended"),
+        _ if summary.publish_failures > 0 => {
+            anyhow::bail!(
+                "{} messages could not be published to REDIS_URL",
+                summary.publish_failures
+            )
+        }
+        _ => Ok(()),
+    }
+}
+
+async fn publish(config: Config, args: PublishArgs) -> anyhow::Result<()> {
+    let url = required_redis_url(&config, "publish")?;
+    let bus = Bus::new(Some(&url)).context("REDIS_URL")?;
+    let report = sim::publish::publish_files(&bus, &args.files, |skipped| {
+        eprintln!("{skipped}");
+    })
+    .await
+    .context("publishing to REDIS_URL")?;
+    println!("Published {} messages", report.published);
+    if !report.skipped.is_empty() {
+        anyhow::bail!("{} lines or files skipped", report.skipped.len());
+    }
     Ok(())
 }
 

@@ -11,11 +11,13 @@ use prometheus_client::registry::Registry;
 
 use crate::events::Channel;
 use crate::feed::{FeedState, FeedStats};
+use crate::recorder::RecorderStats;
 use crate::state::{LiveState, StreamStatus};
 
 struct TickStockCollector {
     live: Arc<LiveState>,
     feed: Arc<FeedStats>,
+    recorder: Arc<RecorderStats>,
 }
 
 impl std::fmt::Debug for TickStockCollector {
@@ -175,13 +177,57 @@ impl Collector for TickStockCollector {
             "Ticks dropped because the forwarder could not keep up or the bus was away",
             feed.ticks_dropped(),
         )?;
-        Ok(())
+        self.encode_recorder(&mut encoder)
     }
 }
 
-pub fn registry(live: Arc<LiveState>, feed: Arc<FeedStats>) -> Registry {
+impl TickStockCollector {
+    fn encode_recorder(&self, encoder: &mut DescriptorEncoder) -> std::fmt::Result {
+        let recorder = &self.recorder;
+        gauge(
+            encoder,
+            "tickstock_recorder_pending_rows",
+            "History rows received and not yet written",
+            i64::try_from(recorder.pending()).unwrap_or(i64::MAX),
+        )?;
+        counter(
+            encoder,
+            "tickstock_recorder_written_rows",
+            "History rows written (or found already recorded)",
+            recorder.written(),
+        )?;
+        counter(
+            encoder,
+            "tickstock_recorder_dropped_rows",
+            "History rows dropped because too many were held while the database was away",
+            recorder.dropped(),
+        )?;
+        counter(
+            encoder,
+            "tickstock_recorder_rejected_rows",
+            "History rows that do not fit their table",
+            recorder.rejected(),
+        )?;
+        gauge(
+            encoder,
+            "tickstock_recorder_retrying",
+            "Whether the last history write failed and is being retried",
+            i64::from(recorder.retrying()),
+        )
+    }
+}
+
+pub fn registry(
+    live: Arc<LiveState>,
+    feed: Arc<FeedStats>,
+    recorder: Arc<RecorderStats>,
+) -> Registry {
     let mut registry = Registry::default();
-    registry.register_collector(Box::new(TickStockCollector { live, feed }));
+    registry.register_collector(Box::new(TickStockCollector {
+        live,
+        feed,
+        recorder,
+    }));
     registry
 }
 

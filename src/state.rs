@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use chrono::{DateTime, Utc};
 use parking_lot::RwLock;
 use serde::Serialize;
+use tokio::sync::broadcast;
 use tracing::info;
 
 use crate::bus::Link;
@@ -57,6 +58,8 @@ pub enum SessionSource {
     SessionStarted,
     /// `session_started` was missed; a health event named the session.
     Health,
+    /// Restored at start-up from an open `streaming_sessions` row.
+    Database,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -187,8 +190,20 @@ struct Inner {
     alerts: VecDeque<Arc<Alert>>,
 }
 
+/// A change to the live state, for the dashboard push: the event's name and
+/// its data, serialised once.
+#[derive(Debug, Clone)]
+pub struct LiveEvent {
+    pub name: &'static str,
+    pub data: String,
+}
+
+/// Changes waiting for the push hub; beyond it the hub resynchronises.
+const EVENT_BUFFER: usize = 65_536;
+
 pub struct LiveState {
     inner: RwLock<Inner>,
+    events: broadcast::Sender<Arc<LiveEvent>>,
     channels: [ChannelStats; 8],
     link: Arc<Link>,
     stale_after: chrono::Duration,
@@ -199,6 +214,7 @@ impl LiveState {
     pub fn new(link: Arc<Link>, stale_after: std::time::Duration, limits: Limits) -> Self {
         Self {
             inner: RwLock::default(),
+            events: broadcast::channel(EVENT_BUFFER).0,
             channels: Default::default(),
             link,
             stale_after: chrono::Duration::from_std(stale_after).unwrap_or(chrono::Duration::MAX),
@@ -214,16 +230,57 @@ impl LiveState {
         &self.link
     }
 
-    /// Applies one decoded event. Returns false for a pattern batch whose
-    /// every detection was already known (a copy from the other channel).
-    pub fn apply(&self, event: Event, received_at: DateTime<Utc>) -> bool {
+    /// Restores the session recorded as still open, unless one is known already.
+    pub fn restore_session(&self, started: SessionStarted, now: DateTime<Utc>) {
         let mut inner = self.inner.write();
-        match event {
+        if inner.session.is_none() {
+            let mut session = CurrentSession::from_started(started);
+            session.source = SessionSource::Database;
+            inner.session = Some(Received {
+                value: session,
+                received_at: now,
+            });
+        }
+    }
+
+    /// The changes `apply` makes, as they happen.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<LiveEvent>> {
+        self.events.subscribe()
+    }
+
+    /// Applies one decoded event and announces the change. Returns false for
+    /// a pattern batch whose every detection was already known (a copy from
+    /// the other pattern channel): nothing changed, nothing is announced.
+    pub fn apply(&self, event: Event, received_at: DateTime<Utc>) -> bool {
+        let announcement = {
+            let mut inner = self.inner.write();
+            self.apply_locked(&mut inner, event, received_at)
+        };
+        match announcement {
+            Some(event) => {
+                // No receiver (no hub yet) is fine: the state is what counts.
+                let _ = self.events.send(Arc::new(event));
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn apply_locked(
+        &self,
+        inner: &mut Inner,
+        event: Event,
+        received_at: DateTime<Utc>,
+    ) -> Option<LiveEvent> {
+        Some(match event {
             Event::SessionStarted(started) => {
+                let session = CurrentSession::from_started(started);
+                let event = announce("streaming_session", &SessionChange::Started(&session));
                 inner.session = Some(Received {
-                    value: CurrentSession::from_started(started),
+                    value: session,
                     received_at,
                 });
+                event
             }
             Event::SessionStopped(stopped) => {
                 if inner
@@ -233,52 +290,89 @@ impl LiveState {
                 {
                     inner.session = None;
                 }
+                let event = announce("streaming_session", &SessionChange::Stopped(&stopped));
                 inner.last_stopped = Some(stopped);
+                event
             }
             Event::Health(health) => {
-                recover_session(&mut inner, &health, received_at);
+                let recovered = recover_session(inner, &health, received_at);
+                let event = announce(
+                    "streaming_health",
+                    &HealthChange {
+                        health: HealthView {
+                            health: &health,
+                            age_seconds: 0.0,
+                        },
+                        session: recovered
+                            .then(|| inner.session.as_ref().map(|s| &s.value))
+                            .flatten(),
+                    },
+                );
                 inner.health = Some(Received {
                     value: health,
                     received_at,
                 });
+                event
             }
-            Event::Patterns(batch) => return self.add_patterns(&mut inner, batch),
-            Event::Indicator(indicator) => self.add_indicator(&mut inner, indicator),
+            Event::Patterns(batch) => {
+                let batched = batch.batched;
+                let added = self.add_patterns(inner, batch);
+                match (added.as_slice(), batched) {
+                    ([], _) => return None,
+                    ([single], false) => announce("streaming_pattern", single.as_ref()),
+                    (patterns, _) => announce(
+                        "streaming_patterns_batch",
+                        &PatternsChange {
+                            count: patterns.len(),
+                            patterns,
+                        },
+                    ),
+                }
+            }
+            Event::Indicator(indicator) => {
+                let event = announce("streaming_indicator", &indicator);
+                self.add_indicator(inner, indicator);
+                event
+            }
             Event::IndicatorAlert(alert) => {
-                self.add_alert(&mut inner, Alert::IndicatorAlert(alert))
+                let alert = Alert::IndicatorAlert(alert);
+                let event = announce("indicator_alert", &alert);
+                self.add_alert(inner, alert);
+                event
             }
             Event::CriticalAlert(alert) => {
                 if let (Some(recovery), Some(component)) = (&alert.recovery, &alert.component) {
                     resolve(&mut inner.alerts, component, recovery, alert.timestamp);
                 }
-                self.add_alert(
-                    &mut inner,
-                    Alert::CriticalAlert(CriticalEntry {
-                        alert,
-                        resolved_by: None,
-                    }),
-                );
+                let alert = Alert::CriticalAlert(CriticalEntry {
+                    alert,
+                    resolved_by: None,
+                });
+                let event = announce("critical_alert", &alert);
+                self.add_alert(inner, alert);
+                event
             }
-        }
-        true
+        })
     }
 
-    fn add_patterns(&self, inner: &mut Inner, batch: PatternBatch) -> bool {
-        let mut any_new = false;
+    /// Adds the detections not seen yet; returns them.
+    fn add_patterns(&self, inner: &mut Inner, batch: PatternBatch) -> Vec<Arc<Pattern>> {
+        let mut added = Vec::new();
         let recent = &mut inner.patterns;
         for pattern in batch.patterns {
             if !recent.keys.insert(pattern.key()) {
                 continue;
             }
-            any_new = true;
-            recent.newest_first.push_front(Arc::new(pattern));
+            let pattern = Arc::new(pattern);
+            added.push(pattern.clone());
+            recent.newest_first.push_front(pattern);
             if recent.newest_first.len() > self.limits.patterns
                 && let Some(oldest) = recent.newest_first.pop_back()
             {
                 recent.keys.remove(&oldest.key());
             }
         }
-        any_new
+        added
     }
 
     fn add_indicator(&self, inner: &mut Inner, indicator: Indicator) {
@@ -364,8 +458,9 @@ impl LiveState {
         inner.alerts.iter().take(limit).cloned().collect()
     }
 
-    /// The body of `/streaming/api/status`, serialised under one read lock.
-    pub fn status_json(&self, now: DateTime<Utc>, market_feed: &impl Serialize) -> Vec<u8> {
+    /// The body of `/streaming/api/status`, serialised under one read lock;
+    /// `sections` (the feed, the recorder) are added at its top level.
+    pub fn status_json(&self, now: DateTime<Utc>, sections: &impl Serialize) -> Vec<u8> {
         let inner = self.inner.read();
         let report = StatusReport {
             status: self.status_of(&inner, now),
@@ -381,7 +476,7 @@ impl LiveState {
                 dropped: self.link.dropped(),
                 channels: ChannelsView(self),
             },
-            market_feed,
+            sections,
         };
         serde_json::to_vec(&report).unwrap_or_default()
     }
@@ -389,8 +484,11 @@ impl LiveState {
 
 /// A health event naming a session we do not know means `session_started`
 /// was missed (TickStock started after TickStockPL): take the session from it.
-fn recover_session(inner: &mut Inner, health: &Health, received_at: DateTime<Utc>) {
-    let Some(id) = &health.session_id else { return };
+/// Returns whether it did.
+fn recover_session(inner: &mut Inner, health: &Health, received_at: DateTime<Utc>) -> bool {
+    let Some(id) = &health.session_id else {
+        return false;
+    };
     let known = inner
         .session
         .as_ref()
@@ -400,13 +498,14 @@ fn recover_session(inner: &mut Inner, health: &Health, received_at: DateTime<Utc
         .as_ref()
         .is_some_and(|s| &s.session_id == id);
     if known || stopped || health.status == "stopping" {
-        return;
+        return false;
     }
     info!("REDIS-SUBSCRIBER: Streaming session recovered from health - ID: {id}");
     inner.session = Some(Received {
         value: CurrentSession::from_health(id.clone(), health),
         received_at,
     });
+    true
 }
 
 /// Pairs a recovery with the newest unresolved critical alert of its component.
@@ -434,7 +533,36 @@ struct StatusReport<'a, F: Serialize> {
     last_session: Option<&'a SessionStopped>,
     health: Option<HealthView<'a>>,
     subscriber_stats: SubscriberStats<'a>,
-    market_feed: &'a F,
+    #[serde(flatten)]
+    sections: &'a F,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "state", content = "session", rename_all = "snake_case")]
+enum SessionChange<'a> {
+    Started(&'a CurrentSession),
+    Stopped(&'a SessionStopped),
+}
+
+#[derive(Serialize)]
+struct HealthChange<'a> {
+    health: HealthView<'a>,
+    /// The session this health event revealed, when `session_started` was missed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session: Option<&'a CurrentSession>,
+}
+
+#[derive(Serialize)]
+struct PatternsChange<'a> {
+    patterns: &'a [Arc<Pattern>],
+    count: usize,
+}
+
+fn announce<T: Serialize + ?Sized>(name: &'static str, data: &T) -> LiveEvent {
+    LiveEvent {
+        name,
+        data: serde_json::to_string(data).unwrap_or_else(|_| "null".into()),
+    }
 }
 
 #[derive(Serialize)]

@@ -11,6 +11,7 @@ use tracing::{debug, info, warn};
 
 use crate::bus::BusMessage;
 use crate::events::{self, Channel, DecodeError, Event};
+use crate::recorder::Recorder;
 use crate::state::LiveState;
 
 /// At most one decode warning per channel per interval; the rest are summed.
@@ -19,6 +20,8 @@ const EXCERPT_BYTES: usize = 160;
 
 pub struct Subscriber {
     state: Arc<LiveState>,
+    /// Hands every decoded event to the history; never waits.
+    recorder: Option<Recorder>,
     warnings: [WarnWindow; 8],
 }
 
@@ -32,8 +35,15 @@ impl Subscriber {
     pub fn new(state: Arc<LiveState>) -> Self {
         Self {
             state,
+            recorder: None,
             warnings: [WarnWindow::default(); 8],
         }
+    }
+
+    /// Records every decoded event in the history as well.
+    pub fn with_recorder(mut self, recorder: Recorder) -> Self {
+        self.recorder = Some(recorder);
+        self
     }
 
     pub async fn run(mut self, mut messages: mpsc::Receiver<BusMessage>) {
@@ -57,6 +67,9 @@ impl Subscriber {
                     self.warn(channel, error, &message.payload);
                 }
                 log_event(&event);
+                if let Some(recorder) = &self.recorder {
+                    recorder.record(&event);
+                }
                 self.state.apply(event, now);
             }
             Err(error) => {

@@ -33,10 +33,19 @@ impl Instance {
         Self { port, child }
     }
 
+    /// The feed's state and leadership, from the public metrics.
     async fn feed(&self) -> Option<Value> {
-        let url = format!("http://127.0.0.1:{}/streaming/api/status", self.port);
-        let status: Value = reqwest::get(url).await.ok()?.json().await.ok()?;
-        Some(status["market_feed"].clone())
+        let url = format!("http://127.0.0.1:{}/metrics", self.port);
+        let metrics = reqwest::get(url).await.ok()?.text().await.ok()?;
+        let state = metrics.lines().find_map(|line| {
+            let rest = line.strip_prefix("tickstock_feed_state{state=\"")?;
+            let (state, value) = rest.split_once("\"} ")?;
+            (value.trim() == "1").then(|| state.to_owned())
+        })?;
+        let leader = metrics
+            .lines()
+            .any(|line| line.trim() == "tickstock_feed_leader 1");
+        Some(serde_json::json!({ "state": state, "leader": leader }))
     }
 }
 

@@ -2,6 +2,7 @@
 //! code and a JSON body `{"error": "..."}` naming the reason.
 
 use axum::Json;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -10,12 +11,20 @@ use serde_json::json;
 pub enum ApiError {
     #[error("not found")]
     NotFound,
+    /// A parameter is invalid; the text says which and why.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The history store did not answer (e.g. PostgreSQL is down).
+    #[error("the history store is unavailable")]
+    Unavailable,
 }
 
 impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -23,5 +32,25 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.status(), Json(json!({ "error": self.to_string() }))).into_response()
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::BadRequest(rejection.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError::BadRequest(rejection.body_text())
+    }
+}
+
+/// The cause is logged, not shown: it may name database internals.
+impl From<crate::store::StoreError> for ApiError {
+    fn from(error: crate::store::StoreError) -> Self {
+        tracing::warn!("HISTORY: Query failed: {error}");
+        ApiError::Unavailable
     }
 }

@@ -2,36 +2,70 @@
 //! only: no request ever waits on the bus or the database.
 
 mod api;
+pub mod auth;
 mod error;
+mod history;
+mod pages;
 mod probes;
+pub mod routes;
+pub mod sessions;
+mod ws;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::FromRef;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum_login::AuthManagerLayerBuilder;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
+use tower_sessions::SessionManagerLayer;
+use tower_sessions::service::SignedCookie;
 
 pub use error::ApiError;
 
+use crate::accounts::Accounts;
+use crate::accounts::lockout::Lockout;
 use crate::bus::Bus;
 use crate::feed::FeedStats;
 use crate::state::LiveState;
+use crate::store::Store;
 
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub live: Arc<LiveState>,
     pub feed: Arc<FeedStats>,
     pub bus: Bus,
+    pub store: Store,
+    pub accounts: Accounts,
+    pub lockout: Arc<Lockout>,
+    pub hub: Arc<crate::push::Hub>,
     pub metrics: Arc<prometheus_client::registry::Registry>,
 }
 
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        // The seed spells the prefix both ways; both are served.
-        .nest("/streaming/api", api::routes())
-        .nest("/api/streaming", api::routes())
-        .merge(probes::routes())
+/// Pages load nothing from elsewhere and run no inline script.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'";
+
+pub fn router(
+    state: AppState,
+    sessions: SessionManagerLayer<sessions::SessionBackend, SignedCookie>,
+) -> Router {
+    let auth =
+        AuthManagerLayerBuilder::new(auth::Backend::new(state.accounts.clone()), sessions).build();
+    let header = |name: HeaderName, value: &'static str| {
+        SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+    };
+    routes::build(&state)
         .fallback(|| async { ApiError::NotFound })
+        .layer(auth)
+        .layer(header(
+            header::CONTENT_SECURITY_POLICY,
+            CONTENT_SECURITY_POLICY,
+        ))
+        .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header(header::REFERRER_POLICY, "same-origin"))
+        .layer(header(header::X_FRAME_OPTIONS, "DENY"))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -1,22 +1,14 @@
 //! Liveness, readiness and metrics, for load balancers, orchestrators and Prometheus.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-}
-
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(
             header::CONTENT_TYPE,
@@ -26,21 +18,24 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
-async fn healthz() -> Json<Value> {
+pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// Ready when the bus is reachable, as last seen by the subscriber.
-async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+/// Ready when the bus (as last seen by the subscriber) and the database are reachable.
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let bus_up = state.live.link().connected();
-    let code = if bus_up {
+    let database_up = state.store.reachable().await;
+    let ready = bus_up && database_up;
+    let code = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
     let body = json!({
-        "ready": bus_up,
+        "ready": ready,
         "bus": { "kind": state.bus.kind(), "connected": bus_up },
+        "database": { "kind": state.store.kind(), "connected": database_up },
     });
     (code, Json(body))
 }

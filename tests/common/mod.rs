@@ -3,6 +3,8 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 pub mod massive;
+pub mod postgres;
+pub mod proxy;
 
 use std::future::Future;
 use std::net::TcpListener;
@@ -11,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
+use tickstock::accounts::Role;
 use tickstock::app::Application;
 use tickstock::config::Config;
 use tickstock::web::AppState;
@@ -138,6 +141,8 @@ pub struct TestApp {
     pub base_url: String,
     pub state: AppState,
     pub http: reqwest::Client,
+    /// A bearer token of the bootstrap admin; `get` sends it.
+    pub admin_token: String,
     stop: CancellationToken,
 }
 
@@ -148,6 +153,31 @@ impl TestApp {
             .expect("application builds");
         let base_url = format!("http://127.0.0.1:{}", app.port());
         let state = app.state().clone();
+        // The bootstrap admin, unless users existed already (then one of the tests' own).
+        let mut admin = None;
+        for name in ["admin", "tests-admin"] {
+            if admin.is_none() {
+                admin = state.accounts.find_by_login(name).await.expect("accounts");
+            }
+        }
+        let admin = match admin {
+            Some(admin) => admin,
+            None => state
+                .accounts
+                .create_user(
+                    "tests-admin",
+                    None,
+                    tickstock::config::TEST_ADMIN_PASSWORD,
+                    Role::Super,
+                )
+                .await
+                .expect("an admin for the tests"),
+        };
+        let (_, admin_token) = state
+            .accounts
+            .create_token(&admin.username, "tests")
+            .await
+            .expect("a token for the admin");
         let stop = CancellationToken::new();
         let stopped = stop.clone();
         tokio::spawn(app.run_until_stopped(async move { stopped.cancelled().await }));
@@ -155,6 +185,7 @@ impl TestApp {
             base_url,
             state,
             http: reqwest::Client::new(),
+            admin_token,
             stop,
         }
     }
@@ -167,13 +198,22 @@ impl TestApp {
         .await
     }
 
+    /// GET as the admin (bearer token).
     pub async fn get(&self, path: &str) -> (reqwest::StatusCode, Value) {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base_url))
-            .send()
-            .await
-            .expect("request");
+        self.get_with(path, Some(&self.admin_token)).await
+    }
+
+    /// GET without any credentials.
+    pub async fn get_anonymous(&self, path: &str) -> (reqwest::StatusCode, Value) {
+        self.get_with(path, None).await
+    }
+
+    pub async fn get_with(&self, path: &str, token: Option<&str>) -> (reqwest::StatusCode, Value) {
+        let mut request = self.http.get(format!("{}{path}", self.base_url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request");
         let code = response.status();
         (code, response.json().await.expect("a JSON body"))
     }

@@ -1,0 +1,171 @@
+//! `tickstock user ...` and `tickstock token ...`: managing accounts in the
+//! database at `DATABASE_URL`.
+
+use std::io::BufRead;
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+
+use super::{Accounts, Role};
+use crate::config::Config;
+use crate::store::Store;
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user; the password is read from standard input (one line).
+    Add {
+        name: String,
+        #[arg(long)]
+        email: Option<String>,
+        /// Make the user an admin (same as --role admin).
+        #[arg(long, conflicts_with = "role")]
+        admin: bool,
+        #[arg(long, value_enum)]
+        role: Option<Role>,
+        /// Read the password from standard input (required: never on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// List the users.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token for user NAME and print it (shown this once).
+    Create {
+        name: String,
+        #[arg(long, default_value = "api")]
+        label: String,
+    },
+    /// List the tokens (never the tokens themselves).
+    List,
+    /// Revoke token ID.
+    Revoke { id: i64 },
+}
+
+async fn accounts(config: &Config) -> anyhow::Result<Accounts> {
+    let Some(url) = &config.database_url else {
+        bail!(
+            "DATABASE_URL is required: without it accounts live in the server's memory and end with it"
+        );
+    };
+    let store = Store::connect(url)
+        .await
+        .context("cannot use the database at DATABASE_URL")?;
+    Ok(Accounts::new(store))
+}
+
+fn read_password(input: impl BufRead) -> anyhow::Result<String> {
+    let line = input
+        .lines()
+        .next()
+        .transpose()
+        .context("cannot read the password")?;
+    let password = line
+        .unwrap_or_default()
+        .trim_end_matches(['\r', '\n'])
+        .to_owned();
+    if password.is_empty() {
+        bail!("no password on standard input");
+    }
+    Ok(password)
+}
+
+pub async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
+    let accounts = accounts(&config).await?;
+    match command {
+        UserCommand::Add {
+            name,
+            email,
+            admin,
+            role,
+            ..
+        } => {
+            let role = role.unwrap_or(if admin { Role::Admin } else { Role::User });
+            let password = read_password(std::io::stdin().lock())?;
+            let user = accounts
+                .create_user(&name, email.as_deref(), &password, role)
+                .await?;
+            println!(
+                "Added user {} (id {}, role {})",
+                user.username,
+                user.id,
+                user.role.as_str()
+            );
+        }
+        UserCommand::List => {
+            println!(
+                "{:>4}  {:<24} {:<32} {:<6} created",
+                "id", "username", "email", "role"
+            );
+            for user in accounts.list().await? {
+                println!(
+                    "{:>4}  {:<24} {:<32} {:<6} {}",
+                    user.id,
+                    user.username,
+                    user.email.as_deref().unwrap_or("-"),
+                    user.role.as_str(),
+                    user.created_at.format("%Y-%m-%d %H:%M UTC")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn token(config: Config, command: TokenCommand) -> anyhow::Result<()> {
+    let accounts = accounts(&config).await?;
+    match command {
+        TokenCommand::Create { name, label } => {
+            let (info, token) = accounts.create_token(&name, &label).await?;
+            eprintln!(
+                "Token {} for {} ({}). It is shown this once; store it now:",
+                info.id, info.username, info.label
+            );
+            println!("{token}");
+        }
+        TokenCommand::List => {
+            println!(
+                "{:>4}  {:<24} {:<16} {:<20} {:<20} revoked",
+                "id", "user", "label", "created", "last used"
+            );
+            let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                t.map_or("-".into(), |t| t.format("%Y-%m-%d %H:%M").to_string())
+            };
+            for t in accounts.list_tokens().await? {
+                println!(
+                    "{:>4}  {:<24} {:<16} {:<20} {:<20} {}",
+                    t.id,
+                    t.username,
+                    t.label,
+                    time(Some(t.created_at)),
+                    time(t.last_used_at),
+                    time(t.revoked_at)
+                );
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            if !accounts.revoke_token(id).await? {
+                bail!("no live token with id {id}");
+            }
+            println!("Revoked token {id}");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_password_is_the_first_line_without_its_newline() {
+        assert_eq!(
+            read_password("s3cret pass\r\nignored\n".as_bytes()).unwrap(),
+            "s3cret pass"
+        );
+        assert!(read_password("".as_bytes()).is_err());
+        assert!(read_password("\n".as_bytes()).is_err());
+    }
+}

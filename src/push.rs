@@ -1,0 +1,330 @@
+//! The dashboard push (CONTRACT §6). One hub task turns live-state changes
+//! into numbered messages `{"seq": N, "event": NAME, "data": {...}}`, batches
+//! those of a short window into one frame (a JSON array when there are
+//! several), serialised once for every client, and keeps the recent frames so
+//! that a client reconnecting with its last `seq` gets what it missed.
+//!
+//! Clients read frames from one bounded broadcast ring: a client that falls a
+//! whole ring behind is disconnected (close code 4008) instead of growing
+//! memory or slowing the others.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::extract::ws::Utf8Bytes;
+use parking_lot::Mutex;
+use serde::Serialize;
+use tokio::sync::broadcast;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::feed::FeedStats;
+use crate::recorder::RecorderStats;
+use crate::state::{LiveEvent, LiveState};
+
+/// How long the first event of a frame waits for company.
+const BATCH_WINDOW: Duration = Duration::from_millis(10);
+/// Most messages in one frame.
+const MAX_BATCH: usize = 500;
+/// Frames kept for clients that reconnect with their last `seq`.
+const HISTORY_FRAMES: usize = 2_048;
+/// A `streaming_status` message (the status route's body) this often.
+const STATUS_EVERY: Duration = Duration::from_secs(2);
+/// What the snapshot carries of the recent buffers.
+const SNAPSHOT_PATTERNS: usize = 50;
+const SNAPSHOT_ALERTS: usize = 50;
+const SNAPSHOT_INDICATORS: usize = 200;
+
+pub struct Frame {
+    pub first_seq: u64,
+    pub last_seq: u64,
+    pub text: Utf8Bytes,
+}
+
+#[derive(Debug, Default)]
+pub struct HubStats {
+    pub clients: AtomicU64,
+    pub slow_disconnects: AtomicU64,
+    /// Live-state changes the hub itself missed (clients were told to resync).
+    pub missed_changes: AtomicU64,
+}
+
+pub struct Hub {
+    live: Arc<LiveState>,
+    feed: Arc<FeedStats>,
+    recorder: Arc<RecorderStats>,
+    frames: broadcast::Sender<Arc<Frame>>,
+    history: Mutex<VecDeque<Arc<Frame>>>,
+    last_seq: AtomicU64,
+    pub stats: HubStats,
+    pub shutdown: CancellationToken,
+}
+
+/// The parts of the status outside the live state.
+#[derive(Serialize)]
+struct StatusSections<'a> {
+    market_feed: &'a FeedStats,
+    recorder: &'a RecorderStats,
+}
+
+impl Hub {
+    /// `client_queue`: how far behind a client may fall, in frames, before
+    /// it is disconnected.
+    pub fn start(
+        live: Arc<LiveState>,
+        feed: Arc<FeedStats>,
+        recorder: Arc<RecorderStats>,
+        client_queue: usize,
+        tasks: &TaskTracker,
+        shutdown: &CancellationToken,
+    ) -> Arc<Self> {
+        let hub = Arc::new(Self {
+            frames: broadcast::channel(client_queue.max(1)).0,
+            history: Mutex::new(VecDeque::with_capacity(HISTORY_FRAMES)),
+            last_seq: AtomicU64::new(0),
+            stats: HubStats::default(),
+            shutdown: shutdown.clone(),
+            live,
+            feed,
+            recorder,
+        });
+        tasks.spawn(run(hub.clone(), hub.live.subscribe()));
+        hub
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Frame>> {
+        self.frames.subscribe()
+    }
+
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq.load(Ordering::Acquire)
+    }
+
+    /// The frames after `seq`, if the history still holds every one of them.
+    pub fn since(&self, seq: u64) -> Option<Vec<Arc<Frame>>> {
+        let history = self.history.lock();
+        let last = history.back().map_or(self.last_seq(), |f| f.last_seq);
+        if seq > last {
+            return None;
+        }
+        let oldest = history.front().map_or(last + 1, |f| f.first_seq);
+        if seq + 1 < oldest {
+            return None;
+        }
+        Some(
+            history
+                .iter()
+                .filter(|f| f.last_seq > seq)
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// The body of `/streaming/api/status`.
+    pub fn status_json(&self) -> String {
+        let sections = StatusSections {
+            market_feed: &self.feed,
+            recorder: &self.recorder,
+        };
+        String::from_utf8(self.live.status_json(chrono::Utc::now(), &sections)).unwrap_or_default()
+    }
+
+    /// Everything a new page needs, numbered with the last `seq` it includes.
+    pub fn snapshot(&self) -> (u64, Utf8Bytes) {
+        let seq = self.last_seq();
+        let text = format!(
+            r#"{{"seq":{seq},"event":"snapshot","data":{{"status":{},"patterns":{},"indicators":{},"alerts":{}}}}}"#,
+            self.status_json(),
+            to_json(&self.live.recent_patterns(SNAPSHOT_PATTERNS)),
+            to_json(
+                &self
+                    .live
+                    .latest_indicators()
+                    .into_iter()
+                    .take(SNAPSHOT_INDICATORS)
+                    .collect::<Vec<_>>()
+            ),
+            to_json(&self.live.recent_alerts(SNAPSHOT_ALERTS)),
+        );
+        (seq, text.into())
+    }
+
+    fn publish(&self, events: &[Message]) {
+        if events.is_empty() {
+            return;
+        }
+        let first_seq = self.last_seq() + 1;
+        let mut text = String::with_capacity(events.iter().map(|e| e.data.len() + 48).sum());
+        if events.len() > 1 {
+            text.push('[');
+        }
+        for (i, event) in events.iter().enumerate() {
+            if i > 0 {
+                text.push(',');
+            }
+            let seq = first_seq + i as u64;
+            text.push_str(&format!(
+                r#"{{"seq":{seq},"event":"{}","data":{}}}"#,
+                event.name, event.data
+            ));
+        }
+        if events.len() > 1 {
+            text.push(']');
+        }
+        let last_seq = first_seq + events.len() as u64 - 1;
+        let frame = Arc::new(Frame {
+            first_seq,
+            last_seq,
+            text: text.into(),
+        });
+        {
+            // History first: a client subscribing now finds the frame in one place or both.
+            let mut history = self.history.lock();
+            if history.len() == HISTORY_FRAMES {
+                history.pop_front();
+            }
+            history.push_back(frame.clone());
+            self.last_seq.store(last_seq, Ordering::Release);
+        }
+        let _ = self.frames.send(frame);
+    }
+}
+
+/// A message before it gets its `seq`.
+struct Message {
+    name: &'static str,
+    data: String,
+}
+
+impl From<&LiveEvent> for Message {
+    fn from(event: &LiveEvent) -> Self {
+        Self {
+            name: event.name,
+            data: event.data.clone(),
+        }
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".into())
+}
+
+async fn run(hub: Arc<Hub>, mut changes: broadcast::Receiver<Arc<LiveEvent>>) {
+    let mut status_clock = tokio::time::interval(STATUS_EVERY);
+    let mut batch: Vec<Message> = Vec::with_capacity(MAX_BATCH);
+    loop {
+        // The first message of a frame.
+        tokio::select! {
+            _ = hub.shutdown.cancelled() => return,
+            change = changes.recv() => match receive(&hub, change) {
+                Some(message) => batch.push(message),
+                None => return,
+            },
+            _ = status_clock.tick() => batch.push(Message { name: "streaming_status", data: hub.status_json() }),
+        }
+        // Whatever else arrives within the window.
+        let deadline = Instant::now() + BATCH_WINDOW;
+        while batch.len() < MAX_BATCH {
+            tokio::select! {
+                change = changes.recv() => match receive(&hub, change) {
+                    Some(message) => batch.push(message),
+                    None => return,
+                },
+                _ = tokio::time::sleep_until(deadline) => break,
+            }
+        }
+        hub.publish(&batch);
+        batch.clear();
+    }
+}
+
+/// A change as a message; `None` when the live state is gone.
+fn receive(
+    hub: &Hub,
+    change: Result<Arc<LiveEvent>, broadcast::error::RecvError>,
+) -> Option<Message> {
+    match change {
+        Ok(event) => Some(Message::from(event.as_ref())),
+        Err(broadcast::error::RecvError::Lagged(missed)) => {
+            hub.stats
+                .missed_changes
+                .fetch_add(missed, Ordering::Relaxed);
+            tracing::warn!(
+                "PUSH: the hub fell behind by {missed} changes; clients will take a fresh snapshot"
+            );
+            Some(Message {
+                name: "resync",
+                data: format!(r#"{{"missed":{missed}}}"#),
+            })
+        }
+        Err(broadcast::error::RecvError::Closed) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bus::Link;
+    use crate::state::Limits;
+
+    fn hub() -> Arc<Hub> {
+        let live = Arc::new(LiveState::new(
+            Arc::new(Link::default()),
+            Duration::from_secs(30),
+            Limits::default(),
+        ));
+        Arc::new(Hub {
+            frames: broadcast::channel(4).0,
+            history: Mutex::new(VecDeque::new()),
+            last_seq: AtomicU64::new(0),
+            stats: HubStats::default(),
+            shutdown: CancellationToken::new(),
+            live,
+            feed: Arc::new(FeedStats::new(None)),
+            recorder: Arc::new(RecorderStats::new("memory")),
+        })
+    }
+
+    fn message(n: u32) -> Message {
+        Message {
+            name: "streaming_indicator",
+            data: format!(r#"{{"n":{n}}}"#),
+        }
+    }
+
+    #[test]
+    fn messages_are_numbered_and_batched_into_one_frame() {
+        let hub = hub();
+        hub.publish(&[message(1)]);
+        hub.publish(&[message(2), message(3)]);
+        let frames = hub.since(0).unwrap();
+        assert_eq!(frames.len(), 2);
+        assert_eq!(
+            frames[0].text.as_str(),
+            r#"{"seq":1,"event":"streaming_indicator","data":{"n":1}}"#
+        );
+        let batch: serde_json::Value = serde_json::from_str(frames[1].text.as_str()).unwrap();
+        assert_eq!(batch[0]["seq"], 2);
+        assert_eq!(batch[1]["seq"], 3);
+        assert_eq!(hub.last_seq(), 3);
+    }
+
+    #[test]
+    fn resuming_needs_the_history_to_hold_everything_missed() {
+        let hub = hub();
+        for n in 0..(HISTORY_FRAMES as u32 + 10) {
+            hub.publish(&[message(n)]);
+        }
+        let last = hub.last_seq();
+        assert_eq!(hub.since(last).map(|f| f.len()), Some(0), "up to date");
+        assert_eq!(hub.since(last - 5).map(|f| f.len()), Some(5));
+        assert!(hub.since(3).is_none(), "too old: a snapshot instead");
+        assert!(
+            hub.since(last + 100).is_none(),
+            "from the future (a restarted server): a snapshot"
+        );
+    }
+}

@@ -1,0 +1,355 @@
+//! The built-in TickStockPL simulator: a producer that behaves like
+//! TickStockPL on the bus (CONTRACT §2, seed 004). It consumes the
+//! `market_tick`s TickStock publishes, builds bars, computes RSI(14),
+//! SMA(20, 50, 200), MACD(12, 26, 9) and Bollinger Bands(20, 2) on them,
+//! detects candlestick patterns, and publishes on all 8 streaming channels.
+//!
+//! `tickstock simulate` runs it against Redis, one scenario at a time; the
+//! embedded default runs the `normal` scenario in-process, with short bars.
+
+pub mod analysis;
+pub mod bars;
+pub mod candles;
+mod engine;
+pub mod health;
+pub mod indicators;
+pub mod messages;
+mod outbox;
+pub mod publish;
+mod synthetic;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use self::engine::Engine;
+use self::messages::{FinalStatus, Session};
+use self::outbox::PublishStats;
+use crate::bus::Bus;
+use crate::config::Config;
+use crate::events::MARKET_TICKS;
+
+pub use self::engine::{MAX_TRACKED_SYMBOLS, OUTAGE_COMPONENT};
+
+/// Bar length of `tickstock simulate` unless configured: TickStockPL's.
+pub const SIMULATE_BAR: Duration = Duration::from_secs(60);
+/// Bar length of the embedded default unless configured: short, so that a
+/// fresh dashboard comes alive within seconds.
+pub const EMBEDDED_BAR: Duration = Duration::from_secs(5);
+/// Parcels (one per bar close, health snapshot or alert) waiting to be
+/// published, at most: several bar intervals of backlog, and a few tens of
+/// megabytes at worst with the high-volume universe.
+const OUTBOX_PARCELS: usize = 64;
+
+/// The test scenarios of seed 004.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    /// Bars, indicators, patterns and alerts from the ticks on the bus; healthy.
+    Normal,
+    /// Normal, plus a synthetic universe whose pattern-rich bars give 1000+
+    /// patterns and 100+ indicator alerts per bar interval (a minute by default).
+    HighVolume,
+    /// Normal, then a simulated disconnect (critical alert) and, later, its
+    /// recovery.
+    ErrorRecovery,
+    /// Normal until the close, then `session_stopped` with the final totals.
+    MarketClose,
+}
+
+impl Scenario {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Normal => "normal",
+            Scenario::HighVolume => "high-volume",
+            Scenario::ErrorRecovery => "error-recovery",
+            Scenario::MarketClose => "market-close",
+        }
+    }
+}
+
+/// `SIM_HEALTH_SHAPE`: the two health shapes of CONTRACT §2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum HealthShape {
+    /// Flat metrics with the session id: what TickStockPL sends.
+    A,
+    /// Seed 004's `data_flow` / `resource_usage` groups and `issues`.
+    B,
+}
+
+/// `EMBEDDED_SIMULATOR`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EmbeddedSimulator {
+    /// On when the bus is in-process and this process produces ticks.
+    Auto,
+    /// On whenever the bus is in-process.
+    On,
+    Off,
+}
+
+/// `SIM_BAR_SECONDS`: a length in seconds, or `auto` for the mode's default.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BarLength {
+    Auto,
+    Fixed(Duration),
+}
+
+impl std::str::FromStr for BarLength {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        if value.trim().eq_ignore_ascii_case("auto") {
+            return Ok(BarLength::Auto);
+        }
+        parse_seconds(value)
+            .map(BarLength::Fixed)
+            .map_err(|reason| format!("{reason}, or auto"))
+    }
+}
+
+impl BarLength {
+    fn or(self, default: Duration) -> Duration {
+        match self {
+            BarLength::Auto => default,
+            BarLength::Fixed(length) => length,
+        }
+    }
+}
+
+/// Seconds, fractions allowed (`0.25`), from 10 ms to a day.
+pub fn parse_seconds(value: &str) -> Result<Duration, String> {
+    match value.trim().parse::<f64>() {
+        Ok(seconds) if (0.01..=86_400.0).contains(&seconds) => Ok(Duration::from_secs_f64(seconds)),
+        _ => Err("expected a number of seconds from 0.01 to 86400".into()),
+    }
+}
+
+/// A duration as people write it: `120`, `0.3`.
+pub(crate) fn seconds_label(duration: Duration) -> String {
+    let seconds = duration.as_secs_f64();
+    if seconds.fract() == 0.0 {
+        format!("{seconds:.0}")
+    } else {
+        format!("{}", (seconds * 1000.0).round() / 1000.0)
+    }
+}
+
+/// The `timeframe` of a bar length: `1min`, `5min`, `5s`, `250ms`.
+pub fn timeframe(bar: Duration) -> String {
+    let millis = bar.as_millis();
+    match millis {
+        m if m % 60_000 == 0 => format!("{}min", m / 60_000),
+        m if m % 1_000 == 0 => format!("{}s", m / 1_000),
+        m => format!("{m}ms"),
+    }
+}
+
+/// error-recovery's simulated disconnect.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fault {
+    /// From the start of the session.
+    pub after: Duration,
+    pub lasts: Duration,
+}
+
+/// What a scenario does and when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub scenario: Scenario,
+    /// Ends the session (`completed`) this long after its start; `None`
+    /// runs until stopped (`stopped`).
+    pub duration: Option<Duration>,
+    pub fault: Option<Fault>,
+    /// Synthetic symbols whose bars the simulator makes up itself.
+    pub load_symbols: usize,
+}
+
+impl Plan {
+    /// The scenario with its default timings: seed 004's two-minute outage
+    /// a minute in, a five-minute session to market close, and a
+    /// 1500-symbol synthetic universe for high volume.
+    pub fn new(scenario: Scenario) -> Self {
+        let mut plan = Plan {
+            scenario,
+            duration: None,
+            fault: None,
+            load_symbols: 0,
+        };
+        match scenario {
+            Scenario::Normal => {}
+            Scenario::HighVolume => plan.load_symbols = 1500,
+            Scenario::ErrorRecovery => {
+                plan.fault = Some(Fault {
+                    after: Duration::from_secs(60),
+                    lasts: Duration::from_secs(120),
+                })
+            }
+            Scenario::MarketClose => plan.duration = Some(Duration::from_secs(300)),
+        }
+        plan
+    }
+}
+
+/// Everything a simulator run needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub plan: Plan,
+    pub bar_interval: Duration,
+    pub health_interval: Duration,
+    pub health_shape: HealthShape,
+    /// Invented past bars each new symbol's indicators are fed (unpublished).
+    pub warmup_bars: usize,
+    /// `symbol_count` of `session_started`.
+    pub symbol_count: usize,
+}
+
+impl Settings {
+    /// The configured settings for `plan`, with bars of `default_bar` unless
+    /// `SIM_BAR_SECONDS` says otherwise.
+    pub fn from_config(config: &Config, plan: Plan, default_bar: Duration) -> Self {
+        Self {
+            symbol_count: config.symbols.0.len() + plan.load_symbols,
+            plan,
+            bar_interval: config.sim_bar_seconds.or(default_bar),
+            health_interval: config.sim_health_seconds,
+            health_shape: config.sim_health_shape,
+            warmup_bars: usize::try_from(config.sim_warmup_bars).unwrap_or(usize::MAX),
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub session_id: String,
+    pub final_status: FinalStatus,
+    pub ticks: u64,
+    pub rejected_ticks: u64,
+    pub bars: u64,
+    pub patterns: u64,
+    pub indicators: u64,
+    pub indicator_alerts: u64,
+    pub published: u64,
+    pub dropped: u64,
+    pub publish_failures: u64,
+}
+
+/// Runs one session on `bus` until its plan ends it or `stop` is cancelled;
+/// returns once everything it produced has been published.
+pub async fn run(settings: Settings, bus: Bus, stop: CancellationToken) -> Summary {
+    let listening = stop.child_token();
+    let subscription = bus.subscribe(&[MARKET_TICKS], listening.clone());
+    let session = Arc::new(Session {
+        session_id: outbox::new_id(&mut rand::rng()),
+        universe: format!("simulator:{}", settings.plan.scenario.name()),
+        symbol_count: settings.symbol_count,
+        started_at: Utc::now(),
+        timeframe: timeframe(settings.bar_interval),
+    });
+    info!(
+        "TICKSTOCKPL-SIMULATOR: Session {} starting - scenario {}, {} bars, health every {} s (shape {:?}), on the {} bus",
+        session.session_id,
+        settings.plan.scenario.name(),
+        session.timeframe,
+        seconds_label(settings.health_interval),
+        settings.health_shape,
+        bus.kind()
+    );
+    let stats = Arc::new(PublishStats::default());
+    let (outbox, parcels) = outbox::channel(OUTBOX_PARCELS, stats.clone());
+    let publisher = tokio::spawn(outbox::publish(
+        parcels,
+        bus,
+        session.clone(),
+        settings.health_shape,
+        stats.clone(),
+    ));
+    let engine = Engine::new(settings, session, outbox, subscription.link);
+    let summary = engine.run(subscription.messages, &stop).await;
+    listening.cancel();
+    if let Err(error) = publisher.await {
+        warn!("TICKSTOCKPL-SIMULATOR: Publisher ended abnormally: {error}");
+    }
+    Summary {
+        published: stats.published(),
+        dropped: stats.dropped(),
+        publish_failures: stats.failed(),
+        ..summary
+    }
+}
+
+/// Starts the in-process simulator of the embedded default, if the
+/// configuration wants it: only ever on the in-process bus.
+pub fn start_embedded(
+    config: &Config,
+    bus: &Bus,
+    ticks_in_process: bool,
+    tasks: &TaskTracker,
+    shutdown: &CancellationToken,
+) {
+    let wanted = match config.embedded_simulator {
+        EmbeddedSimulator::Auto => ticks_in_process,
+        EmbeddedSimulator::On => true,
+        EmbeddedSimulator::Off => false,
+    };
+    if !wanted {
+        return;
+    }
+    if !matches!(bus, Bus::Memory(_)) {
+        if config.embedded_simulator == EmbeddedSimulator::On {
+            info!(
+                "EMBEDDED_SIMULATOR=on is ignored with REDIS_URL: run `tickstock simulate` instead"
+            );
+        }
+        return;
+    }
+    let settings = Settings::from_config(config, Plan::new(Scenario::Normal), EMBEDDED_BAR);
+    tasks.spawn(run(settings, bus.clone(), shutdown.clone()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bar_lengths_parse_as_auto_or_seconds() {
+        assert_eq!("auto".parse::<BarLength>(), Ok(BarLength::Auto));
+        assert_eq!(
+            "0.25".parse::<BarLength>(),
+            Ok(BarLength::Fixed(Duration::from_millis(250)))
+        );
+        assert_eq!(
+            "60".parse::<BarLength>(),
+            Ok(BarLength::Fixed(Duration::from_secs(60)))
+        );
+        for bad in ["0", "-1", "abc", "", "100000", "NaN"] {
+            assert!(bad.parse::<BarLength>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn timeframes_name_the_bar_length() {
+        assert_eq!(timeframe(Duration::from_secs(60)), "1min");
+        assert_eq!(timeframe(Duration::from_secs(300)), "5min");
+        assert_eq!(timeframe(Duration::from_secs(5)), "5s");
+        assert_eq!(timeframe(Duration::from_millis(250)), "250ms");
+    }
+
+    #[test]
+    fn seconds_read_as_written() {
+        assert_eq!(seconds_label(Duration::from_secs(120)), "120");
+        assert_eq!(seconds_label(Duration::from_millis(300)), "0.3");
+    }
+
+    #[test]
+    fn scenarios_have_seed_timings_by_default() {
+        assert_eq!(Plan::new(Scenario::Normal).duration, None);
+        assert_eq!(Plan::new(Scenario::HighVolume).load_symbols, 1500);
+        let fault = Plan::new(Scenario::ErrorRecovery).fault.unwrap();
+        assert_eq!(fault.lasts, Duration::from_secs(120));
+        assert!(Plan::new(Scenario::MarketClose).duration.is_some());
+    }
+}

@@ -1,0 +1,148 @@
+//! The rows of the history tables, as stored and as the history API answers
+//! them. Both stores keep exactly these values (already rounded and cut to
+//! their columns), so PostgreSQL and memory answer the same JSON.
+//!
+//! `id` and `created_at` are left out on purpose: they differ between the two
+//! stores (and between two recorders writing the same rows).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::events::fields::{serialize_opt_timestamp, serialize_timestamp};
+
+/// `intraday_patterns`.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct PatternRow {
+    pub session_id: Option<Uuid>,
+    pub symbol: String,
+    pub pattern_type: String,
+    pub confidence: f64,
+    #[serde(serialize_with = "serialize_timestamp")]
+    pub detected_at: DateTime<Utc>,
+    pub timeframe: Option<String>,
+    pub bar_open: Option<f64>,
+    pub bar_high: Option<f64>,
+    pub bar_low: Option<f64>,
+    pub bar_close: Option<f64>,
+    pub bar_volume: Option<i64>,
+    pub metadata: Option<Value>,
+}
+
+/// `intraday_indicators`. A multi-valued indicator (MACD, BB) keeps its
+/// `values` object in `metadata.values`; `value` holds its primary value.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct IndicatorRow {
+    pub session_id: Option<Uuid>,
+    pub symbol: String,
+    pub indicator: String,
+    pub value: f64,
+    #[serde(serialize_with = "serialize_timestamp")]
+    pub calculated_at: DateTime<Utc>,
+    pub timeframe: Option<String>,
+    pub metadata: Option<Value>,
+}
+
+/// `streaming_health_metrics`.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct HealthRow {
+    pub session_id: Option<Uuid>,
+    pub status: String,
+    pub active_symbols: Option<i32>,
+    pub ticks_per_second: Option<f64>,
+    pub bars_per_minute: Option<i32>,
+    pub processing_lag_ms: Option<i32>,
+    pub cpu_percent: Option<f64>,
+    pub memory_mb: Option<i32>,
+    pub issues: Option<Value>,
+    #[serde(serialize_with = "serialize_timestamp")]
+    pub measured_at: DateTime<Utc>,
+}
+
+/// `streaming_alerts`: `kind` is `indicator_alert` (symbol, alert_type,
+/// data) or `critical_alert` (component, message, action_required, recovery).
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct AlertRow {
+    pub kind: String,
+    pub session_id: Option<Uuid>,
+    pub symbol: Option<String>,
+    pub alert_type: Option<String>,
+    pub severity: Option<String>,
+    pub message: Option<String>,
+    pub component: Option<String>,
+    pub action_required: Option<String>,
+    pub recovery: Option<String>,
+    pub data: Option<Value>,
+    #[serde(serialize_with = "serialize_timestamp")]
+    pub triggered_at: DateTime<Utc>,
+}
+
+/// `streaming_sessions`.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct SessionRow {
+    pub session_id: Uuid,
+    pub universe: String,
+    #[serde(serialize_with = "serialize_timestamp")]
+    pub started_at: DateTime<Utc>,
+    #[serde(serialize_with = "serialize_opt_timestamp")]
+    pub stopped_at: Option<DateTime<Utc>>,
+    pub symbol_count: i32,
+    pub total_patterns: Option<i32>,
+    pub total_indicators: Option<i32>,
+    pub final_status: Option<String>,
+}
+
+/// What a `session_stopped` changes in its session's row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionStop {
+    pub session_id: Uuid,
+    pub stopped_at: DateTime<Utc>,
+    pub total_patterns: Option<i32>,
+    pub total_indicators: Option<i32>,
+    pub final_status: Option<String>,
+}
+
+/// A session row for events that refer to a session whose start was never
+/// recorded (so that their foreign key holds), created only if it is missing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Placeholder {
+    pub session_id: Uuid,
+    /// The earliest time of the events referring to it (for a stop:
+    /// `stopped_at - duration_seconds`).
+    pub started_at: DateTime<Utc>,
+}
+
+/// The universe of a placeholder session, and of a session started without one.
+pub const UNKNOWN_UNIVERSE: &str = "unknown";
+
+impl SessionRow {
+    pub fn placeholder(placeholder: &Placeholder) -> Self {
+        Self {
+            session_id: placeholder.session_id,
+            universe: UNKNOWN_UNIVERSE.to_owned(),
+            started_at: placeholder.started_at,
+            stopped_at: None,
+            symbol_count: 0,
+            // The columns' defaults.
+            total_patterns: Some(0),
+            total_indicators: Some(0),
+            final_status: None,
+        }
+    }
+
+    /// A started session seen again (or after its placeholder) takes the
+    /// start's values; what a stop recorded stays.
+    pub fn restart_from(&mut self, started: &SessionRow) {
+        self.universe.clone_from(&started.universe);
+        self.started_at = started.started_at;
+        self.symbol_count = started.symbol_count;
+    }
+
+    pub fn stop(&mut self, stop: &SessionStop) {
+        self.stopped_at = Some(stop.stopped_at);
+        self.total_patterns = stop.total_patterns.or(self.total_patterns);
+        self.total_indicators = stop.total_indicators.or(self.total_indicators);
+        self.final_status = stop.final_status.clone().or(self.final_status.take());
+    }
+}

@@ -1,0 +1,195 @@
+//! The memory store's rules, which the PostgreSQL store shares (the
+//! integration tests compare the two).
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+
+use super::memory::Limits;
+use super::*;
+use crate::events::{Channel, decode};
+
+fn at(minute: u32) -> String {
+    format!("2025-10-05T10:{minute:02}:00Z")
+}
+
+fn time(minute: u32) -> DateTime<Utc> {
+    at(minute).parse().unwrap()
+}
+
+fn batch(messages: &[(Channel, serde_json::Value)]) -> Batch {
+    let mut records = Vec::new();
+    for (channel, message) in messages {
+        let event = decode(*channel, message.to_string().as_bytes(), Utc::now()).unwrap();
+        Record::for_each_of(&event, |r| records.push(r));
+    }
+    Batch::new(&records)
+}
+
+fn pattern(symbol: &str, name: &str, minute: u32) -> (Channel, serde_json::Value) {
+    let detection = json!({"symbol": symbol, "pattern_type": name, "confidence": 0.9,
+        "timestamp": at(minute), "timeframe": "1min"});
+    (Channel::PatternsStreaming, json!({"detection": detection}))
+}
+
+fn patterns_of(history: &MemoryHistory, symbol: &str, limit: usize) -> Vec<(String, u32)> {
+    let query = PatternQuery {
+        symbol: symbol.into(),
+        since: None,
+        limit,
+    };
+    history
+        .patterns(&query)
+        .into_iter()
+        .map(|r| {
+            (
+                r.pattern_type,
+                r.detected_at.format("%M").to_string().parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn each_natural_key_is_kept_once_and_answers_come_newest_first_within_the_limit() {
+    let history = MemoryHistory::default();
+    let messages = [
+        pattern("NVDA", "Doji", 1),
+        pattern("NVDA", "Hammer", 3),
+        pattern("NVDA", "Doji", 3),
+        pattern("TSLA", "Doji", 4),
+        pattern("NVDA", "Doji", 2),
+    ];
+    history.write(&batch(&messages));
+    // The same detections again, as the other pattern channel would bring them.
+    history.write(&batch(&messages));
+    let newest = patterns_of(&history, "NVDA", 3);
+    assert_eq!(
+        newest,
+        [("Doji".into(), 3), ("Hammer".into(), 3), ("Doji".into(), 2)]
+    );
+    assert_eq!(patterns_of(&history, "NVDA", 100).len(), 4);
+}
+
+#[test]
+fn a_time_window_and_a_filter_select_rows() {
+    let history = MemoryHistory::default();
+    let indicator = |name: &str, minute: u32| {
+        let calculation =
+            json!({"symbol": "AAPL", "indicator": name, "value": 50, "timestamp": at(minute)});
+        (Channel::Indicators, json!({"calculation": calculation}))
+    };
+    let critical = json!({"alert": {"severity": "critical", "message": "lost",
+        "component": "feed", "timestamp": at(5)}});
+    let overbought = json!({"alert": {"symbol": "AAPL", "alert_type": "RSI_OVERBOUGHT",
+        "timestamp": at(1), "data": {"indicator": "RSI", "value": 75}}});
+    history.write(&batch(&[
+        pattern("NVDA", "Doji", 1),
+        pattern("NVDA", "Doji", 9),
+        indicator("RSI", 1),
+        indicator("SMA", 2),
+        (Channel::CriticalAlerts, critical),
+        (Channel::IndicatorAlerts, overbought),
+    ]));
+    let recent = PatternQuery {
+        symbol: "NVDA".into(),
+        since: Some(time(5)),
+        limit: 100,
+    };
+    assert_eq!(history.patterns(&recent).len(), 1);
+    let rsi = IndicatorQuery {
+        symbol: "AAPL".into(),
+        indicator: Some("rsi".into()),
+        limit: 50,
+    };
+    assert_eq!(history.indicators(&rsi)[0].indicator, "RSI");
+    assert_eq!(history.indicators(&rsi).len(), 1);
+    let alerts = |alert_type: Option<&str>, since| AlertQuery {
+        since,
+        alert_type: alert_type.map(str::to_owned),
+        limit: 100,
+    };
+    let kinds =
+        |query| -> Vec<String> { history.alerts(&query).into_iter().map(|a| a.kind).collect() };
+    assert_eq!(
+        kinds(alerts(None, None)),
+        ["critical_alert", "indicator_alert"]
+    );
+    assert_eq!(
+        kinds(alerts(Some("critical_alert"), None)),
+        ["critical_alert"]
+    );
+    assert_eq!(
+        kinds(alerts(Some("rsi_overbought"), None)),
+        ["indicator_alert"]
+    );
+    assert_eq!(kinds(alerts(None, Some(time(2)))), ["critical_alert"]);
+}
+
+#[test]
+fn tables_forget_their_oldest_rows_beyond_their_limit() {
+    let history = MemoryHistory::with_limits(Limits {
+        sessions: 2,
+        patterns: 3,
+        indicators: 1,
+        health: 1,
+        alerts: 1,
+    });
+    let messages: Vec<_> = (1..=5).map(|m| pattern("NVDA", "Doji", m)).collect();
+    history.write(&batch(&messages));
+    let kept: Vec<u32> = patterns_of(&history, "NVDA", 100)
+        .into_iter()
+        .map(|(_, minute)| minute)
+        .collect();
+    assert_eq!(kept, [5, 4, 3]);
+}
+
+fn started(id: &str, universe: &str, minute: u32) -> (Channel, serde_json::Value) {
+    let session = json!({"session_id": id, "universe": universe, "started_at": at(minute),
+        "symbol_count": 60});
+    (Channel::SessionStarted, json!({"session": session}))
+}
+
+#[test]
+fn a_start_after_its_placeholder_fills_it_in_and_a_stop_keeps_what_it_does_not_give() {
+    let history = MemoryHistory::default();
+    let health = json!({"health": {"session_id": "pl-1", "status": "healthy",
+        "active_symbols": 60, "timestamp": at(5)}});
+    history.write(&batch(&[(Channel::Health, health)]));
+    let placeholder = history.sessions(10).remove(0);
+    assert_eq!(placeholder.universe, "unknown");
+    assert_eq!(placeholder.started_at, time(5));
+    assert_eq!(placeholder.session_id, session_uuid("pl-1"));
+
+    history.write(&batch(&[started("pl-1", "market_leaders:top_500", 1)]));
+    let stop = json!({"session": {"session_id": "pl-1", "stopped_at": at(30),
+        "total_patterns": 12}});
+    history.write(&batch(&[(Channel::SessionStopped, stop)]));
+    let sessions = history.sessions(10);
+    assert_eq!(sessions.len(), 1);
+    let session = &sessions[0];
+    assert_eq!(session.universe, "market_leaders:top_500");
+    assert_eq!(session.started_at, time(1));
+    assert_eq!(session.symbol_count, 60);
+    assert_eq!(session.stopped_at, Some(time(30)));
+    assert_eq!(session.total_patterns, Some(12));
+    assert_eq!(session.total_indicators, Some(0));
+}
+
+#[test]
+fn the_open_session_is_the_latest_started_in_the_window_and_not_stopped() {
+    let history = MemoryHistory::default();
+    let stop = json!({"session": {"session_id": "latest", "stopped_at": at(50)}});
+    history.write(&batch(&[
+        started("old", "u", 1),
+        started("open", "u", 10),
+        started("latest", "u", 20),
+        (Channel::SessionStopped, stop),
+    ]));
+    let open = history.open_session(time(0)).unwrap();
+    assert_eq!(open.session_id, session_uuid("open"));
+    assert!(
+        history
+            .open_session(time(10) + Duration::seconds(1))
+            .is_none()
+    );
+}

@@ -1,0 +1,68 @@
+//! Server-rendered pages (askama) and the static assets, compiled into the
+//! binary so the pages work offline and from any working directory.
+
+use askama::Template;
+use axum::extract::Path;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use tower_sessions::Session;
+
+use super::auth::{CurrentUser, csrf};
+
+pub fn render(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(error) => {
+            tracing::error!("PAGES: template failed: {error}");
+            (StatusCode::INTERNAL_SERVER_ERROR, "page rendering failed").into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct LoginPage {
+    pub csrf: String,
+    pub next: String,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+pub struct DashboardPage {
+    pub username: String,
+    pub csrf: String,
+}
+
+pub async fn root() -> Redirect {
+    Redirect::to("/dashboard")
+}
+
+pub async fn dashboard(CurrentUser(user): CurrentUser, session: Session) -> Response {
+    let page = DashboardPage {
+        username: user.username,
+        csrf: csrf::token(&session).await,
+    };
+    render(StatusCode::OK, &page)
+}
+
+/// (name, content type, bytes)
+const ASSETS: &[(&str, &str, &str)] = &[(
+    "style.css",
+    "text/css; charset=utf-8",
+    include_str!("../../static/style.css"),
+)];
+
+pub async fn asset(Path(file): Path<String>) -> Response {
+    match ASSETS.iter().find(|(name, ..)| *name == file) {
+        Some((_, content_type, body)) => (
+            [
+                (header::CONTENT_TYPE, *content_type),
+                (header::CACHE_CONTROL, "public, max-age=300"),
+            ],
+            *body,
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "not found").into_response(),
+    }
+}
