@@ -1,6 +1,7 @@
 //! The HTTP interface (CONTRACT §5). Handlers are small and read cached state
 //! only: no request ever waits on the bus or the database.
 
+mod admin;
 mod api;
 pub mod auth;
 mod error;

@@ -31,6 +31,7 @@ pub struct LoginPage {
 #[template(path = "dashboard.html")]
 pub struct DashboardPage {
     pub username: String,
+    pub is_admin: bool,
     pub csrf: String,
 }
 
@@ -41,17 +42,25 @@ pub async fn root() -> Redirect {
 pub async fn dashboard(CurrentUser(user): CurrentUser, session: Session) -> Response {
     let page = DashboardPage {
         username: user.username,
+        is_admin: user.role.is_admin(),
         csrf: csrf::token(&session).await,
     };
     render(StatusCode::OK, &page)
 }
 
 /// (name, content type, bytes)
-const ASSETS: &[(&str, &str, &str)] = &[(
-    "style.css",
-    "text/css; charset=utf-8",
-    include_str!("../../static/style.css"),
-)];
+const ASSETS: &[(&str, &str, &str)] = &[
+    (
+        "style.css",
+        "text/css; charset=utf-8",
+        include_str!("../../static/style.css"),
+    ),
+    (
+        "dashboard.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/dashboard.js"),
+    ),
+];
 
 pub async fn asset(Path(file): Path<String>) -> Response {
     match ASSETS.iter().find(|(name, ..)| *name == file) {

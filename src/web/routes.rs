@@ -7,7 +7,7 @@ use axum::http::Method;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{MethodRouter, get, post};
 
-use super::{AppState, api, auth, history, pages, probes, ws};
+use super::{AppState, admin, api, auth, history, pages, probes, ws};
 
 /// Who may use a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +72,21 @@ pub fn table() -> Vec<Route> {
         route(Method::GET, "/readyz", Public, Api, get(probes::readyz)),
         route(Method::GET, "/metrics", Public, Api, get(probes::metrics)),
         route(Method::GET, "/dashboard", User, Page, get(pages::dashboard)),
+        route(Method::GET, "/admin/users", Admin, Page, get(admin::users)),
+        route(
+            Method::POST,
+            "/admin/users",
+            Admin,
+            Page,
+            post(admin::add_user),
+        ),
+        route(
+            Method::GET,
+            "/admin/sessions",
+            Admin,
+            Page,
+            get(admin::sessions),
+        ),
         route(Method::GET, "/streaming/ws", User, Api, get(ws::upgrade)),
         route(
             Method::GET,

@@ -1,0 +1,131 @@
+//! Admin pages: the users (with a form to add one) and the session history.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use super::AppState;
+use super::auth::{CurrentUser, csrf};
+use super::pages::render;
+use crate::accounts::{Role, User};
+use crate::store::history::SessionRow;
+
+/// Sessions shown on the history page.
+const SESSION_HISTORY: usize = 100;
+
+#[derive(Template)]
+#[template(path = "admin_users.html")]
+struct UsersPage {
+    username: String,
+    csrf: String,
+    users: Vec<User>,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin_sessions.html")]
+struct SessionsPage {
+    username: String,
+    csrf: String,
+    sessions: Vec<SessionRow>,
+}
+
+async fn users_page(
+    state: &AppState,
+    user: User,
+    session: &Session,
+    error: Option<String>,
+) -> Response {
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    match state.accounts.list().await {
+        Ok(users) => render(
+            status,
+            &UsersPage {
+                username: user.username,
+                csrf: csrf::token(session).await,
+                users,
+                error,
+            },
+        ),
+        Err(error) => {
+            tracing::error!("ADMIN: cannot list users: {error}");
+            (StatusCode::SERVICE_UNAVAILABLE, "accounts unavailable").into_response()
+        }
+    }
+}
+
+pub async fn users(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    session: Session,
+) -> Response {
+    users_page(&state, user, &session, None).await
+}
+
+#[derive(Deserialize)]
+pub struct NewUser {
+    username: String,
+    #[serde(default)]
+    email: String,
+    password: String,
+    role: Role,
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn add_user(
+    State(state): State<AppState>,
+    CurrentUser(admin): CurrentUser,
+    session: Session,
+    Form(form): Form<NewUser>,
+) -> Response {
+    if !csrf::valid(&session, &form.csrf).await {
+        return (StatusCode::FORBIDDEN, "invalid CSRF token").into_response();
+    }
+    let email = Some(form.email.as_str()).filter(|e| !e.trim().is_empty());
+    match state
+        .accounts
+        .create_user(&form.username, email, &form.password, form.role)
+        .await
+    {
+        Ok(user) => {
+            tracing::info!(
+                "ADMIN: {} added user {} ({})",
+                admin.username,
+                user.username,
+                user.role.as_str()
+            );
+            Redirect::to("/admin/users").into_response()
+        }
+        Err(error) => users_page(&state, admin, &session, Some(error.to_string())).await,
+    }
+}
+
+pub async fn sessions(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    session: Session,
+) -> Response {
+    match state.store.sessions(SESSION_HISTORY).await {
+        Ok(sessions) => render(
+            StatusCode::OK,
+            &SessionsPage {
+                username: user.username,
+                csrf: csrf::token(&session).await,
+                sessions,
+            },
+        ),
+        Err(error) => {
+            tracing::error!("ADMIN: cannot read the session history: {error}");
+            (StatusCode::SERVICE_UNAVAILABLE, "history unavailable").into_response()
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! The dashboard in a real headless Chromium (Debian's chromium and
+//! chromium-driver; `scripts/test` installs them): sign in, watch events
+//! published on a real Redis appear, HTML in event data shown as text, and
+//! the page reconnecting by itself after a server restart.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::postgres::TestDatabase;
+use common::{RedisServer, TestApp, WAIT, free_port, wait_for};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use tickstock::config::{Config, TEST_ADMIN_PASSWORD};
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+struct ChromeDriver {
+    port: u16,
+    child: Child,
+}
+
+impl ChromeDriver {
+    async fn start() -> Self {
+        assert!(
+            std::path::Path::new(CHROMEDRIVER).exists() && std::path::Path::new(CHROMIUM).exists(),
+            "Chromium is missing: `scripts/test` installs Debian's chromium and chromium-driver"
+        );
+        let port = free_port();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let status = format!("http://127.0.0.1:{port}/status");
+        wait_for("chromedriver to answer", WAIT, || async {
+            reqwest::get(&status)
+                .await
+                .ok()
+                .filter(|r| r.status().is_success())
+                .map(|_| ())
+        })
+        .await;
+        Self { port, child }
+    }
+
+    async fn browser(&self) -> Client {
+        let profile = tempfile::tempdir().expect("a profile directory").keep();
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": CHROMIUM,
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                         "--disable-dev-shm-usage", "--no-first-run", "--disable-component-update", "--disable-sync",
+                         "--window-size=1400,1000", format!("--user-data-dir={}", profile.display())]
+            }),
+        );
+        ClientBuilder::native()
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("a browser session")
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn text_of(browser: &Client, css: &str) -> Option<String> {
+    browser
+        .find(Locator::Css(css))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()
+}
+
+async fn wait_text(browser: &Client, css: &str, expected: &str) {
+    wait_for(&format!("{css} to read {expected:?}"), WAIT, || async {
+        (text_of(browser, css).await.as_deref() == Some(expected)).then_some(())
+    })
+    .await;
+}
+
+async fn sign_in(browser: &Client, base_url: &str) {
+    browser
+        .goto(&format!("{base_url}/dashboard"))
+        .await
+        .unwrap();
+    let url = browser.current_url().await.unwrap();
+    assert_eq!(url.path(), "/login", "the page asks for a login first");
+    assert_eq!(url.query(), Some("next=/dashboard"));
+    browser
+        .find(Locator::Css("input[name=username]"))
+        .await
+        .unwrap()
+        .send_keys("admin")
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Css("input[name=password]"))
+        .await
+        .unwrap()
+        .send_keys(TEST_ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for("the dashboard after login", WAIT, || async {
+        (browser.current_url().await.ok()?.path() == "/dashboard").then_some(())
+    })
+    .await;
+}
+
+fn screenshot_path(name: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-output");
+    std::fs::create_dir_all(&dir).expect("target/test-output");
+    dir.join(name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_on_redis_appear_on_the_dashboard_and_html_stays_text() {
+    let driver = ChromeDriver::start().await;
+    let redis = RedisServer::start().await;
+    let app = TestApp::with_redis(&redis).await;
+    app.wait_connected().await;
+    let browser = driver.browser().await;
+    sign_in(&browser, &app.base_url).await;
+    wait_text(&browser, "#connection", "live").await;
+    wait_text(&browser, "#banner-status", "IDLE").await;
+
+    let mut redis_pub = redis.publisher().await;
+    let session = json!({"type": "streaming_session_started", "session": {"session_id": "f444e96f-1b50-4766-b98d-02921a9b5b57",
+        "universe": "market_leaders:top_500", "started_at": "2025-10-07T19:21:51.658Z", "symbol_count": 60, "status": "active"}});
+    redis_pub
+        .publish("tickstock:streaming:session_started", session.to_string())
+        .await;
+    let health = json!({"type": "streaming_health", "health": {"session_id": "f444e96f-1b50-4766-b98d-02921a9b5b57",
+        "status": "healthy", "active_symbols": 60, "ticks_per_second": 18.2, "patterns_detected": 0, "indicators_calculated": 0}});
+    redis_pub
+        .publish("tickstock:streaming:health", health.to_string())
+        .await;
+
+    wait_text(&browser, "#banner-status", "ONLINE").await;
+    wait_text(&browser, "#tps", "18.2").await;
+    wait_text(&browser, "#health-status", "HEALTHY").await;
+    // The page agrees with the status route.
+    let status = app.status().await;
+    assert_eq!(
+        text_of(&browser, "#session-id").await.as_deref(),
+        status["session"]["session_id"].as_str()
+    );
+    assert_eq!(
+        text_of(&browser, "#universe").await.as_deref(),
+        status["session"]["universe"].as_str()
+    );
+    assert_eq!(
+        text_of(&browser, "#active-symbols").await,
+        Some(status["health"]["active_symbols"].to_string())
+    );
+    assert_eq!(status["health"]["data_flow"]["ticks_per_second"], 18.2);
+
+    let hostile = json!({"type": "streaming_pattern", "detection": {"symbol": "<img src=x onerror=alert(1)>",
+        "pattern_type": "<script>document.title='pwned'</script>", "confidence": 0.91, "timestamp": "2025-10-07T19:30:00Z"}});
+    redis_pub
+        .publish("tickstock:patterns:streaming", hostile.to_string())
+        .await;
+    let pattern = json!({"type": "streaming_pattern", "detection": {"symbol": "NVDA", "pattern_type": "Doji", "confidence": 0.85,
+        "timestamp": "2025-10-07T19:31:00Z"}});
+    redis_pub
+        .publish("tickstock:patterns:streaming", pattern.to_string())
+        .await;
+    wait_for("both pattern rows", WAIT, || async {
+        let rows = text_of(&browser, "#patterns").await?;
+        (rows.contains("<IMG SRC=X ONERROR=ALERT(1)>") && rows.contains("NVDA")).then_some(())
+    })
+    .await;
+    let rows = text_of(&browser, "#patterns").await.unwrap();
+    assert!(
+        rows.contains("<script>document.title='pwned'</script>"),
+        "{rows}"
+    );
+    assert!(rows.contains("85% ★"), "high confidence is marked: {rows}");
+    assert!(
+        browser
+            .find_all(Locator::Css("#patterns img, #patterns script"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_ne!(browser.title().await.unwrap(), "pwned");
+
+    let png = browser.screenshot().await.unwrap();
+    let path = screenshot_path("dashboard.png");
+    std::fs::write(&path, png).unwrap();
+    println!("screenshot: {}", path.display());
+    browser.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_shows_it_is_reconnecting_and_comes_back_after_a_restart() {
+    let driver = ChromeDriver::start().await;
+    let db = TestDatabase::create().await;
+    let config = Config {
+        bind_addr: std::net::SocketAddr::from(([127, 0, 0, 1], free_port())),
+        database_url: Some(db.url.clone()),
+        session_secret: Some("a-session-secret-that-survives-a-restart".into()),
+        ..Config::for_tests()
+    };
+    let app = TestApp::spawn(config.clone()).await;
+    let browser = driver.browser().await;
+    sign_in(&browser, &app.base_url).await;
+    wait_text(&browser, "#connection", "live").await;
+
+    drop(app);
+    wait_for("the page to say it is reconnecting", WAIT, || async {
+        text_of(&browser, "#connection")
+            .await
+            .filter(|t| t.starts_with("reconnecting"))
+            .map(|_| ())
+    })
+    .await;
+
+    // The same address, the same database: the login session is still valid.
+    let restarted = wait_for("the address to be free again", WAIT, || {
+        let config = config.clone();
+        async move {
+            let app = tickstock::app::Application::build(config).await.ok()?;
+            let stop = tokio_util::sync::CancellationToken::new();
+            let stopped = stop.clone();
+            tokio::spawn(app.run_until_stopped(async move { stopped.cancelled().await }));
+            Some(stop.drop_guard())
+        }
+    })
+    .await;
+    wait_for(
+        "the page to be live again",
+        Duration::from_secs(60),
+        || async {
+            (text_of(&browser, "#connection").await.as_deref() == Some("live")).then_some(())
+        },
+    )
+    .await;
+    browser.close().await.unwrap();
+    drop(restarted);
+}
