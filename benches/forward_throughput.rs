@@ -8,7 +8,6 @@
 //! (0 = as fast as possible; default: 10000 then max), SECONDS (default 5).
 //! Starts its own redis-server; `cargo test` runs it once at a tiny size.
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,41 +19,11 @@ use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
+mod support;
+
+use support::{OwnRedis, percentile};
+
 const TRADES_PER_FRAME: usize = 50;
-
-struct OwnRedis(Child, u16);
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn start_redis() -> OwnRedis {
-    let port = free_port();
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ])
-        .args(["--appendonly", "no"])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server on PATH");
-    OwnRedis(child, port)
-}
 
 /// Sends `total` trades at `rate` per second (0: as fast as the socket takes
 /// them), recording each one's send time by sequence number.
@@ -116,18 +85,14 @@ async fn fake_massive(
     }
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[(((sorted.len() - 1) as f64) * p).round() as usize]
-}
-
 async fn run(rate: u64, seconds: u64) {
     let total = if rate == 0 {
         200_000 * seconds as usize
     } else {
         (rate * seconds) as usize
     };
-    let redis = start_redis();
-    let url = format!("redis://127.0.0.1:{}/", redis.1);
+    let redis = OwnRedis::start();
+    let url = redis.url.clone();
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let ws_url = format!(
         "ws://127.0.0.1:{}/stocks",
@@ -250,7 +215,7 @@ async fn run(rate: u64, seconds: u64) {
 
 #[tokio::main]
 async fn main() {
-    let benching = std::env::args().any(|a| a == "--bench");
+    let benching = support::benching();
     let args: Vec<u64> = std::env::args().filter_map(|a| a.parse().ok()).collect();
     match (args.first(), benching) {
         (Some(rate), _) => run(*rate, args.get(1).copied().unwrap_or(5)).await,

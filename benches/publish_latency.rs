@@ -8,8 +8,10 @@
 //! `redis-server` of its own on a free port.
 
 mod samples;
+mod support;
 
-use std::process::{Child, Command, Stdio};
+use support::percentile;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,56 +21,25 @@ use tickstock::state::{Limits, LiveState};
 use tickstock::subscriber::Subscriber;
 use tokio_util::sync::CancellationToken;
 
-struct OwnRedis(Child);
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_redis() -> (String, Option<OwnRedis>) {
-    if let Ok(url) = std::env::var("REDIS_URL") {
-        return (url, None);
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port");
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ])
-        .args(["--appendonly", "no"])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server on PATH");
-    (format!("redis://127.0.0.1:{port}/"), Some(OwnRedis(child)))
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
-}
-
 #[tokio::main]
 async fn main() {
     // `cargo bench` passes `--bench`; `cargo test --all-targets` does not, and
     // then a tiny run only proves the bench still works.
-    let benching = std::env::args().any(|a| a == "--bench");
+    let benching = support::benching();
     let args: Vec<u64> = std::env::args().filter_map(|a| a.parse().ok()).collect();
     let (default_rate, default_seconds) = if benching { (5_000, 10) } else { (200, 1) };
     let rate = args.first().copied().unwrap_or(default_rate).max(1);
     let seconds = args.get(1).copied().unwrap_or(default_seconds).max(1);
     let total = (rate * seconds) as usize;
 
-    let (url, _own) = start_redis();
+    // REDIS_URL if set, else a redis-server of its own.
+    let own = std::env::var("REDIS_URL")
+        .is_err()
+        .then(support::OwnRedis::start);
+    let url = own.as_ref().map_or_else(
+        || std::env::var("REDIS_URL").unwrap_or_default(),
+        |r| r.url.clone(),
+    );
     let bus = Bus::new(Some(&url)).expect("bus");
     let shutdown = CancellationToken::new();
     let mut subscription = bus.subscribe(&Channel::ALL.map(Channel::name), shutdown.clone());
