@@ -4,6 +4,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -12,6 +13,7 @@ use crate::accounts::Accounts;
 use crate::accounts::lockout::Lockout;
 use crate::bus::Bus;
 use crate::config::Config;
+use crate::conformance::Conformance;
 use crate::events::Channel;
 use crate::feed::{self, FeedStats, Source};
 use crate::recorder::{self, Recorder};
@@ -70,7 +72,11 @@ impl Application {
         // applied, and every decoded event is handed to the recorder.
         let recorder = Recorder::start(store.clone(), &tasks, &shutdown);
         recorder::restore_session(&store, &live).await;
-        let subscriber = Subscriber::new(live.clone()).with_recorder(recorder.clone());
+        let conformance = Arc::new(Conformance::new(live.clone(), chrono::Utc::now()));
+        conformance.start(&tasks, &shutdown);
+        let subscriber = Subscriber::new(live.clone())
+            .with_recorder(recorder.clone())
+            .with_conformance(conformance.clone());
         tasks.spawn(subscriber.run(subscription.messages));
         let feed = Arc::new(FeedStats::new(
             feed_settings.source.as_ref().map(Source::kind),
@@ -109,6 +115,7 @@ impl Application {
                     std::time::Duration::from_secs(config.login_lockout_seconds),
                 )),
                 hub,
+                conformance,
             },
             sessions,
             shutdown,
@@ -137,7 +144,13 @@ impl Application {
     ) -> std::io::Result<()> {
         let shutdown = self.shutdown.clone();
         let router = web::router(self.state, self.sessions);
-        let result = axum::serve(self.listener, router)
+        // Small WebSocket frames must not wait on Nagle and delayed ACKs (40 ms stalls).
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!("cannot set TCP_NODELAY: {error}");
+            }
+        });
+        let result = axum::serve(listener, router)
             .with_graceful_shutdown(async move {
                 stop.await;
                 shutdown.cancel();

@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::Config;
+use crate::conformance::{self, report::Format};
 use crate::sim::{self, Fault, Plan, Scenario};
 
 #[derive(Debug, Parser)]
@@ -32,6 +33,11 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Publish recorded events (JSON lines `{"channel":...,"message":{...}}`) to REDIS_URL.
     Publish(PublishArgs),
+    /// Listen to TickStockPL's 8 channels on REDIS_URL and print seed 004's
+    /// "TickStockPL Streaming Status Report", filled in (tables checked at
+    /// DATABASE_URL when set).
+    #[command(after_long_help = conformance::rules_help())]
+    Verify(VerifyArgs),
     /// Manage users (in the database at DATABASE_URL).
     #[command(subcommand)]
     User(UserCommand),
@@ -106,6 +112,27 @@ pub struct PublishArgs {
     pub files: Vec<PathBuf>,
 }
 
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// How long to listen, in minutes (fractions allowed: 0.5).
+    #[arg(long, value_name = "N", default_value = "5", value_parser = parse_minutes)]
+    pub minutes: Duration,
+
+    /// How to print the report.
+    #[arg(long, value_enum, default_value = "markdown")]
+    pub format: Format,
+}
+
+/// Minutes, fractions allowed, from 0.01 to a day.
+fn parse_minutes(value: &str) -> Result<Duration, String> {
+    match value.trim().parse::<f64>() {
+        Ok(minutes) if (0.01..=1440.0).contains(&minutes) => {
+            Ok(Duration::from_secs_f64(minutes * 60.0))
+        }
+        _ => Err("expected a number of minutes from 0.01 to 1440".into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,6 +202,26 @@ mod tests {
         );
         assert!(parse(&["simulate", "--scenario", "sideways"]).is_err());
         assert!(parse(&["simulate", "--duration", "0"]).is_err());
+    }
+
+    #[test]
+    fn verify_takes_minutes_and_a_format() {
+        match parse(&["verify", "--minutes", "0.5", "--format", "json"]).map(|cli| cli.command) {
+            Ok(Some(Command::Verify(args))) => {
+                assert_eq!(args.minutes, Duration::from_secs(30));
+                assert_eq!(args.format, Format::Json);
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["verify"]).map(|cli| cli.command) {
+            Ok(Some(Command::Verify(args))) => {
+                assert_eq!(args.minutes, Duration::from_secs(300));
+                assert_eq!(args.format, Format::Markdown);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(&["verify", "--minutes", "0"]).is_err());
+        assert!(parse(&["verify", "--format", "html"]).is_err());
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod backoff;
 pub mod bus;
 pub mod cli;
 pub mod config;
+pub mod conformance;
 pub mod events;
 pub mod feed;
 pub mod forward;

@@ -1,39 +1,59 @@
+use std::process::ExitCode;
+
 use anyhow::Context;
+use chrono::Utc;
 use clap::Parser;
 use tickstock::app::Application;
 use tickstock::bus::Bus;
-use tickstock::cli::{Cli, Command, PublishArgs, SimulateArgs};
+use tickstock::cli::{Cli, Command, PublishArgs, SimulateArgs, VerifyArgs};
 use tickstock::config::Config;
+use tickstock::conformance;
+use tickstock::conformance::report::{Origin, Report};
+use tickstock::conformance::tables::Tables;
+use tickstock::conformance::tally::Tally;
 use tickstock::sim;
 use tokio_util::sync::CancellationToken;
 
+/// `tickstock verify`'s exit status when some channel carried nothing.
+const EXIT_CHANNEL_SILENT: u8 = 3;
+
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
+async fn main() -> ExitCode {
     // A missing .env is normal; a malformed one is reported and stops start-up.
     if let Err(error) = dotenvy::dotenv()
         && !error.not_found()
     {
         eprintln!("error: cannot read .env: {error}");
-        return std::process::ExitCode::FAILURE;
+        return ExitCode::FAILURE;
     }
     let cli = Cli::parse();
-    if let Err(message) = tickstock::telemetry::init() {
+    let command = cli.command.unwrap_or(Command::Serve);
+    // Logs go to standard output, which is verify's report: it logs nothing.
+    if !matches!(command, Command::Verify(_))
+        && let Err(message) = tickstock::telemetry::init()
+    {
         eprintln!("error: {message}");
-        return std::process::ExitCode::FAILURE;
+        return ExitCode::FAILURE;
     }
-    let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(cli.config).await,
-        Command::Simulate(args) => simulate(cli.config, args).await,
-        Command::Publish(args) => publish(cli.config, args).await,
-        Command::User(command) => tickstock::accounts::commands::user(cli.config, command).await,
-        Command::Token(command) => tickstock::accounts::commands::token(cli.config, command).await,
+    let succeeded = |result: anyhow::Result<()>| result.map(|()| ExitCode::SUCCESS);
+    let result = match command {
+        Command::Serve => succeeded(serve(cli.config).await),
+        Command::Simulate(args) => succeeded(simulate(cli.config, args).await),
+        Command::Publish(args) => succeeded(publish(cli.config, args).await),
+        Command::Verify(args) => verify(cli.config, args).await,
+        Command::User(command) => {
+            succeeded(tickstock::accounts::commands::user(cli.config, command).await)
+        }
+        Command::Token(command) => {
+            succeeded(tickstock::accounts::commands::token(cli.config, command).await)
+        }
     };
     match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
             tracing::error!("{error:#}");
             eprintln!("error: {error:#}");
-            std::process::ExitCode::FAILURE
+            ExitCode::FAILURE
         }
     }
 }
@@ -46,15 +66,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The Redis URL a command that talks to TickStockPL's Redis needs.
-fn required_redis_url(config: &Config, command: &str) -> anyhow::Result<String> {
-    config.redis_url.clone().ok_or_else(|| {
-        anyhow::anyhow!("REDIS_URL must be set: `tickstock {command}` publishes to Redis")
-    })
+/// The Redis URL a command that talks to TickStockPL's Redis needs;
+/// `purpose` says what for (`publishes to Redis`).
+fn required_redis_url(config: &Config, command: &str, purpose: &str) -> anyhow::Result<String> {
+    config
+        .redis_url
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("REDIS_URL must be set: `tickstock {command}` {purpose}"))
 }
 
 async fn simulate(config: Config, args: SimulateArgs) -> anyhow::Result<()> {
-    let url = required_redis_url(&config, "simulate")?;
+    let url = required_redis_url(&config, "simulate", "publishes to Redis")?;
     let plan = args.plan().map_err(anyhow::Error::msg)?;
     let bus = Bus::new(Some(&url)).context("REDIS_URL")?;
     let settings = sim::Settings::from_config(&config, plan, sim::SIMULATE_BAR);
@@ -84,7 +106,7 @@ async fn simulate(config: Config, args: SimulateArgs) -> anyhow::Result<()> {
 }
 
 async fn publish(config: Config, args: PublishArgs) -> anyhow::Result<()> {
-    let url = required_redis_url(&config, "publish")?;
+    let url = required_redis_url(&config, "publish", "publishes to Redis")?;
     let bus = Bus::new(Some(&url)).context("REDIS_URL")?;
     let report = sim::publish::publish_files(&bus, &args.files, |skipped| {
         eprintln!("{skipped}");
@@ -96,6 +118,40 @@ async fn publish(config: Config, args: PublishArgs) -> anyhow::Result<()> {
         anyhow::bail!("{} lines or files skipped", report.skipped.len());
     }
     Ok(())
+}
+
+/// Listens for the window (Ctrl-C reports early), checks the tables, prints
+/// the report; exits 3 when some channel carried nothing.
+async fn verify(config: Config, args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let url = required_redis_url(&config, "verify", "listens to TickStockPL on Redis")?;
+    let bus = Bus::new(Some(&url)).context("REDIS_URL")?;
+    let stop = CancellationToken::new();
+    let _unsubscribe = stop.clone().drop_guard();
+    let mut subscription = conformance::subscribe(&bus, stop).await?;
+    eprintln!(
+        "Listening to the 8 TickStockPL channels for {} s (Ctrl-C reports early)...",
+        args.minutes.as_secs_f64()
+    );
+    let tally = Tally::new(Utc::now());
+    let window = async {
+        tokio::select! {
+            _ = tokio::time::sleep(args.minutes) => {}
+            _ = shutdown_signal() => {}
+        }
+    };
+    conformance::tally_until(&mut subscription.messages, &tally, window).await;
+    let tables = match &config.database_url {
+        Some(url) => Tables::check_url(url).await,
+        None => Tables::not_checked("DATABASE_URL is not set"),
+    };
+    let reconnects = subscription.link.reconnects();
+    let report = Report::build(Origin::Listened, &tally, tables, reconnects, Utc::now());
+    println!("{}", report.render(args.format));
+    Ok(if report.any_channel_silent() {
+        ExitCode::from(EXIT_CHANNEL_SILENT)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// SIGINT or SIGTERM.

@@ -25,7 +25,7 @@ use crate::feed::FeedStats;
 use crate::recorder::RecorderStats;
 use crate::state::{LiveEvent, LiveState};
 
-/// How long the first event of a frame waits for company.
+/// The shortest time between two frames.
 const BATCH_WINDOW: Duration = Duration::from_millis(10);
 /// Most messages in one frame.
 const MAX_BATCH: usize = 500;
@@ -212,9 +212,13 @@ fn to_json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "null".into())
 }
 
+/// Frames go out at most once per `BATCH_WINDOW`: a change after a quiet
+/// spell leaves at once; under load, what arrives within a window since the
+/// last frame travels together.
 async fn run(hub: Arc<Hub>, mut changes: broadcast::Receiver<Arc<LiveEvent>>) {
     let mut status_clock = tokio::time::interval(STATUS_EVERY);
     let mut batch: Vec<Message> = Vec::with_capacity(MAX_BATCH);
+    let mut last_frame = Instant::now() - BATCH_WINDOW;
     loop {
         // The first message of a frame.
         tokio::select! {
@@ -225,19 +229,33 @@ async fn run(hub: Arc<Hub>, mut changes: broadcast::Receiver<Arc<LiveEvent>>) {
             },
             _ = status_clock.tick() => batch.push(Message { name: "streaming_status", data: hub.status_json() }),
         }
-        // Whatever else arrives within the window.
-        let deadline = Instant::now() + BATCH_WINDOW;
+        // Company: whatever is waiting, and what arrives until a window has
+        // passed since the last frame.
+        let deadline = last_frame + BATCH_WINDOW;
         while batch.len() < MAX_BATCH {
-            tokio::select! {
-                change = changes.recv() => match receive(&hub, change) {
-                    Some(message) => batch.push(message),
-                    None => return,
-                },
-                _ = tokio::time::sleep_until(deadline) => break,
+            let change = match changes.try_recv() {
+                Err(broadcast::error::TryRecvError::Empty) => {
+                    tokio::select! {
+                        change = changes.recv() => change,
+                        _ = tokio::time::sleep_until(deadline) => break,
+                    }
+                }
+                Ok(event) => Ok(event),
+                Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                    Err(broadcast::error::RecvError::Lagged(n))
+                }
+                Err(broadcast::error::TryRecvError::Closed) => {
+                    Err(broadcast::error::RecvError::Closed)
+                }
+            };
+            match receive(&hub, change) {
+                Some(message) => batch.push(message),
+                None => return,
             }
         }
         hub.publish(&batch);
         batch.clear();
+        last_frame = Instant::now();
     }
 }
 

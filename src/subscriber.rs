@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 use crate::bus::BusMessage;
+use crate::conformance::Conformance;
 use crate::events::{self, Channel, DecodeError, Event};
 use crate::recorder::Recorder;
 use crate::state::LiveState;
@@ -22,6 +23,8 @@ pub struct Subscriber {
     state: Arc<LiveState>,
     /// Hands every decoded event to the history; never waits.
     recorder: Option<Recorder>,
+    /// Measures every message against seed 004 (report, inspector).
+    conformance: Option<Arc<Conformance>>,
     warnings: [WarnWindow; 8],
 }
 
@@ -36,6 +39,7 @@ impl Subscriber {
         Self {
             state,
             recorder: None,
+            conformance: None,
             warnings: [WarnWindow::default(); 8],
         }
     }
@@ -43,6 +47,12 @@ impl Subscriber {
     /// Records every decoded event in the history as well.
     pub fn with_recorder(mut self, recorder: Recorder) -> Self {
         self.recorder = Some(recorder);
+        self
+    }
+
+    /// Shows every message, decoded or not, to the conformance watch as well.
+    pub fn with_conformance(mut self, conformance: Arc<Conformance>) -> Self {
+        self.conformance = Some(conformance);
         self
     }
 
@@ -58,7 +68,11 @@ impl Subscriber {
         };
         let stats = self.state.channel(channel);
         stats.record_message(now);
-        match events::decode(channel, &message.payload, now) {
+        let decoded = events::decode(channel, &message.payload, now);
+        if let Some(conformance) = &self.conformance {
+            conformance.observe(channel, &message.payload, &decoded, now);
+        }
+        match decoded {
             Ok(event) => {
                 if let Event::Patterns(batch) = &event
                     && let Some(error) = batch.rejected.first()

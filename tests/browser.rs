@@ -5,132 +5,14 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use common::browser::{ChromeDriver, screenshot_path, sign_in, text_of, wait_text};
 use common::postgres::TestDatabase;
 use common::{RedisServer, TestApp, WAIT, free_port, wait_for};
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::Locator;
 use serde_json::json;
-use tickstock::config::{Config, TEST_ADMIN_PASSWORD};
-
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-const CHROMIUM: &str = "/usr/bin/chromium";
-
-struct ChromeDriver {
-    port: u16,
-    child: Child,
-}
-
-impl ChromeDriver {
-    async fn start() -> Self {
-        assert!(
-            std::path::Path::new(CHROMEDRIVER).exists() && std::path::Path::new(CHROMIUM).exists(),
-            "Chromium is missing: `scripts/test` installs Debian's chromium and chromium-driver"
-        );
-        let port = free_port();
-        let child = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver");
-        let status = format!("http://127.0.0.1:{port}/status");
-        wait_for("chromedriver to answer", WAIT, || async {
-            reqwest::get(&status)
-                .await
-                .ok()
-                .filter(|r| r.status().is_success())
-                .map(|_| ())
-        })
-        .await;
-        Self { port, child }
-    }
-
-    async fn browser(&self) -> Client {
-        let profile = tempfile::tempdir().expect("a profile directory").keep();
-        let mut capabilities = serde_json::Map::new();
-        capabilities.insert(
-            "goog:chromeOptions".into(),
-            json!({
-                "binary": CHROMIUM,
-                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                         "--disable-dev-shm-usage", "--no-first-run", "--disable-component-update", "--disable-sync",
-                         "--window-size=1400,1000", format!("--user-data-dir={}", profile.display())]
-            }),
-        );
-        ClientBuilder::native()
-            .capabilities(capabilities)
-            .connect(&format!("http://127.0.0.1:{}", self.port))
-            .await
-            .expect("a browser session")
-    }
-}
-
-impl Drop for ChromeDriver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn text_of(browser: &Client, css: &str) -> Option<String> {
-    browser
-        .find(Locator::Css(css))
-        .await
-        .ok()?
-        .text()
-        .await
-        .ok()
-}
-
-async fn wait_text(browser: &Client, css: &str, expected: &str) {
-    wait_for(&format!("{css} to read {expected:?}"), WAIT, || async {
-        (text_of(browser, css).await.as_deref() == Some(expected)).then_some(())
-    })
-    .await;
-}
-
-async fn sign_in(browser: &Client, base_url: &str) {
-    browser
-        .goto(&format!("{base_url}/dashboard"))
-        .await
-        .unwrap();
-    let url = browser.current_url().await.unwrap();
-    assert_eq!(url.path(), "/login", "the page asks for a login first");
-    assert_eq!(url.query(), Some("next=/dashboard"));
-    browser
-        .find(Locator::Css("input[name=username]"))
-        .await
-        .unwrap()
-        .send_keys("admin")
-        .await
-        .unwrap();
-    browser
-        .find(Locator::Css("input[name=password]"))
-        .await
-        .unwrap()
-        .send_keys(TEST_ADMIN_PASSWORD)
-        .await
-        .unwrap();
-    browser
-        .find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    wait_for("the dashboard after login", WAIT, || async {
-        (browser.current_url().await.ok()?.path() == "/dashboard").then_some(())
-    })
-    .await;
-}
-
-fn screenshot_path(name: &str) -> std::path::PathBuf {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-output");
-    std::fs::create_dir_all(&dir).expect("target/test-output");
-    dir.join(name)
-}
+use tickstock::config::Config;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_on_redis_appear_on_the_dashboard_and_html_stays_text() {
@@ -139,7 +21,7 @@ async fn events_on_redis_appear_on_the_dashboard_and_html_stays_text() {
     let app = TestApp::with_redis(&redis).await;
     app.wait_connected().await;
     let browser = driver.browser().await;
-    sign_in(&browser, &app.base_url).await;
+    sign_in(&browser, &app.base_url, "/dashboard").await;
     wait_text(&browser, "#connection", "live").await;
     wait_text(&browser, "#banner-status", "IDLE").await;
 
@@ -223,7 +105,7 @@ async fn the_page_shows_it_is_reconnecting_and_comes_back_after_a_restart() {
     };
     let app = TestApp::spawn(config.clone()).await;
     let browser = driver.browser().await;
-    sign_in(&browser, &app.base_url).await;
+    sign_in(&browser, &app.base_url, "/dashboard").await;
     wait_text(&browser, "#connection", "live").await;
 
     drop(app);

@@ -241,12 +241,35 @@ impl Accounts {
     /// By user name or email, ignoring case.
     pub async fn find_by_login(&self, login: &str) -> Result<Option<User>, AccountError> {
         let login = login.trim();
+        self.find_user(
+            "lower(username) = lower($1) OR lower(email) = lower($1)",
+            login,
+            |u| matches_login(u, login),
+        )
+        .await
+    }
+
+    pub async fn get(&self, id: i64) -> Result<Option<User>, AccountError> {
+        self.find_user("id = $1", id, |u| u.id == id).await
+    }
+
+    /// The first user matching `condition` (SQL, with `value` as `$1`) or,
+    /// in memory, `matches`.
+    async fn find_user<T>(
+        &self,
+        condition: &str,
+        value: T,
+        matches: impl Fn(&User) -> bool,
+    ) -> Result<Option<User>, AccountError>
+    where
+        T: for<'q> sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send,
+    {
         match &self.store {
             Store::Postgres(pool) => {
                 let row = sqlx::query(&format!(
-                    "SELECT {USER_COLUMNS} FROM users WHERE lower(username) = lower($1) OR lower(email) = lower($1) ORDER BY id LIMIT 1"
+                    "SELECT {USER_COLUMNS} FROM users WHERE {condition} ORDER BY id LIMIT 1"
                 ))
-                .bind(login)
+                .bind(value)
                 .fetch_optional(pool)
                 .await?;
                 Ok(row.as_ref().map(user_from_row).transpose()?)
@@ -256,26 +279,7 @@ impl Accounts {
                 .users
                 .lock()
                 .iter()
-                .find(|u| matches_login(u, login))
-                .cloned()),
-        }
-    }
-
-    pub async fn get(&self, id: i64) -> Result<Option<User>, AccountError> {
-        match &self.store {
-            Store::Postgres(pool) => {
-                let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
-                    .bind(id)
-                    .fetch_optional(pool)
-                    .await?;
-                Ok(row.as_ref().map(user_from_row).transpose()?)
-            }
-            Store::Memory(memory) => Ok(memory
-                .accounts
-                .users
-                .lock()
-                .iter()
-                .find(|u| u.id == id)
+                .find(|u| matches(u))
                 .cloned()),
         }
     }

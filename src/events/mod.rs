@@ -11,6 +11,7 @@ pub mod health;
 pub mod indicator;
 pub mod indicator_alert;
 pub mod pattern;
+pub mod required;
 pub mod session;
 
 use chrono::{DateTime, Utc};

@@ -349,6 +349,9 @@ fn health_flat(session: &Session, s: &HealthSnapshot) -> Value {
 }
 
 /// Shape B, seed 004's: `data_flow` and `resource_usage` groups, `issues`.
+/// Seed 004 requires `cpu_percent` and `memory_mb` as numbers: before a
+/// first interval is measured (the `starting` snapshot), or where `/proc`
+/// is missing, they read 0 rather than null.
 fn health_grouped(s: &HealthSnapshot) -> Value {
     json!({
         "status": s.status.as_str(),
@@ -361,8 +364,8 @@ fn health_grouped(s: &HealthSnapshot) -> Value {
             "processing_lag_ms": s.processing_lag_ms,
         },
         "resource_usage": {
-            "cpu_percent": s.cpu_percent.map(|cpu| round_to(cpu, 1)),
-            "memory_mb": s.memory_mb.map(|mb| mb.round() as u64),
+            "cpu_percent": round_to(s.cpu_percent.unwrap_or(0.0), 1),
+            "memory_mb": s.memory_mb.map_or(0, |mb| mb.round() as u64),
             "threads_active": s.threads,
         },
         "issues": s.issues,
@@ -720,6 +723,20 @@ mod tests {
         assert_eq!(h.resource_usage.threads_active, Some(8));
         assert_eq!(h.issues, [json!("Processing lag above threshold: 250ms")]);
         assert_eq!(h.timestamp, at());
+    }
+
+    #[test]
+    fn health_shape_b_sends_numbers_before_anything_is_measured() {
+        let unmeasured = HealthSnapshot {
+            status: Status::Starting,
+            cpu_percent: None,
+            memory_mb: None,
+            ..snapshot()
+        };
+        let message = health(&session(), &unmeasured, HealthShape::B);
+        let decoded = events::decode(Channel::Health, &message, Utc::now());
+        let findings = events::required::examine(Channel::Health, &message, &decoded);
+        assert_eq!(findings.faults, [], "{}", String::from_utf8_lossy(&message));
     }
 
     #[test]

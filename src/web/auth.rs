@@ -104,7 +104,7 @@ fn url_encode(text: &str) -> String {
 }
 
 /// Lets the request through when its user may use a route of `access`.
-pub async fn guard(
+async fn guard(
     state: &AppState,
     auth: AuthSession,
     mut request: Request,
@@ -157,38 +157,17 @@ pub async fn guard(
     next.run(request).await
 }
 
-// One middleware per (access, surface), as `from_fn_with_state` wants.
-pub async fn user_api(
+/// The access middleware for a group of routes, as `from_fn_with_state`
+/// wants it: admins only when `ADMIN`, answering as a page when `PAGE`.
+pub async fn require<const ADMIN: bool, const PAGE: bool>(
     State(state): State<AppState>,
     auth: AuthSession,
     request: Request,
     next: Next,
 ) -> Response {
-    guard(&state, auth, request, next, Access::User, Surface::Api).await
-}
-pub async fn admin_api(
-    State(state): State<AppState>,
-    auth: AuthSession,
-    request: Request,
-    next: Next,
-) -> Response {
-    guard(&state, auth, request, next, Access::Admin, Surface::Api).await
-}
-pub async fn user_page(
-    State(state): State<AppState>,
-    auth: AuthSession,
-    request: Request,
-    next: Next,
-) -> Response {
-    guard(&state, auth, request, next, Access::User, Surface::Page).await
-}
-pub async fn admin_page(
-    State(state): State<AppState>,
-    auth: AuthSession,
-    request: Request,
-    next: Next,
-) -> Response {
-    guard(&state, auth, request, next, Access::Admin, Surface::Page).await
+    let access = if ADMIN { Access::Admin } else { Access::User };
+    let surface = if PAGE { Surface::Page } else { Surface::Api };
+    guard(&state, auth, request, next, access, surface).await
 }
 
 /// CSRF tokens: one random token per session, echoed by every form.

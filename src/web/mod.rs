@@ -6,6 +6,7 @@ mod api;
 pub mod auth;
 mod error;
 mod history;
+mod inspector;
 mod pages;
 mod probes;
 pub mod routes;
@@ -41,6 +42,7 @@ pub struct AppState {
     pub accounts: Accounts,
     pub lockout: Arc<Lockout>,
     pub hub: Arc<crate::push::Hub>,
+    pub conformance: Arc<crate::conformance::Conformance>,
     pub metrics: Arc<prometheus_client::registry::Registry>,
 }
 

@@ -60,6 +60,16 @@ const ASSETS: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("../../static/dashboard.js"),
     ),
+    (
+        "inspector.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/inspector.js"),
+    ),
+    (
+        "inspector.css",
+        "text/css; charset=utf-8",
+        include_str!("../../static/inspector.css"),
+    ),
 ];
 
 pub async fn asset(Path(file): Path<String>) -> Response {

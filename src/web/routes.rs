@@ -7,7 +7,7 @@ use axum::http::Method;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{MethodRouter, get, post};
 
-use super::{AppState, admin, api, auth, history, pages, probes, ws};
+use super::{AppState, admin, api, auth, history, inspector, pages, probes, ws};
 
 /// Who may use a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +87,13 @@ pub fn table() -> Vec<Route> {
             Page,
             get(admin::sessions),
         ),
+        route(
+            Method::GET,
+            "/admin/inspector",
+            Admin,
+            Page,
+            get(inspector::page),
+        ),
         route(Method::GET, "/streaming/ws", User, Api, get(ws::upgrade)),
         route(
             Method::GET,
@@ -125,6 +132,13 @@ pub fn table() -> Vec<Route> {
         ),
         route(
             Method::GET,
+            "/streaming/api/verify",
+            Admin,
+            Api,
+            get(inspector::verify),
+        ),
+        route(
+            Method::GET,
             "/streaming/api/status",
             User,
             Api,
@@ -160,10 +174,10 @@ pub fn build(state: &AppState) -> Router<AppState> {
         }
     }
     public
-        .merge(protect(user_api, state, auth::user_api))
-        .merge(protect(admin_api, state, auth::admin_api))
-        .merge(protect(user_page, state, auth::user_page))
-        .merge(protect(admin_page, state, auth::admin_page))
+        .merge(protect(user_api, state, auth::require::<false, false>))
+        .merge(protect(admin_api, state, auth::require::<true, false>))
+        .merge(protect(user_page, state, auth::require::<false, true>))
+        .merge(protect(admin_page, state, auth::require::<true, true>))
 }
 
 /// Puts `guard` in front of every route of `routes` (axum refuses a layer

@@ -2,6 +2,11 @@
 //! connect (or, with `?last_seq=N`, the frames missed since N when the hub
 //! still has them), then live frames; server pings; a client that falls
 //! behind is closed with 4008, one that stops answering pings with 4000.
+//!
+//! With `?inspect=1` (admins only) the client also gets the channel
+//! inspector's unnumbered messages: an `inspector_snapshot`, then
+//! `channel_message` and `channel_stats` twice a second. Other clients never
+//! see them.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -9,10 +14,15 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
-use axum::response::Response;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use tokio::sync::broadcast::error::RecvError;
+use serde_json::json;
+use tokio::sync::broadcast::{self, error::RecvError};
 
+use super::auth::CurrentUser;
+use crate::conformance::Conformance;
+use crate::conformance::inspector::Inspector;
 use crate::push::Hub;
 
 pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
@@ -25,19 +35,31 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Deserialize)]
-pub struct Resume {
+pub struct Params {
     last_seq: Option<u64>,
+    /// `1`: also the channel inspector's messages.
+    inspect: Option<u8>,
 }
 
 pub async fn upgrade(
     upgrade: WebSocketUpgrade,
     State(hub): State<Arc<Hub>>,
-    Query(resume): Query<Resume>,
+    State(conformance): State<Arc<Conformance>>,
+    CurrentUser(user): CurrentUser,
+    Query(params): Query<Params>,
 ) -> Response {
+    let inspector = match params.inspect {
+        Some(1) if !user.role.is_admin() => {
+            let refusal = json!({"error": "admin role required to inspect"});
+            return (StatusCode::FORBIDDEN, axum::Json(refusal)).into_response();
+        }
+        Some(1) => Some(conformance.inspector.clone()),
+        _ => None,
+    };
     // The browser sends nothing but pongs and close frames.
     upgrade
         .max_message_size(16 * 1024)
-        .on_upgrade(move |socket| serve(socket, hub, resume.last_seq))
+        .on_upgrade(move |socket| serve(socket, hub, params.last_seq, inspector))
 }
 
 /// Counts the client while it is connected.
@@ -65,11 +87,27 @@ async fn close(mut socket: WebSocket, code: u16, reason: &str) {
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.send(Message::Close(Some(frame)))).await;
 }
 
-async fn serve(mut socket: WebSocket, hub: Arc<Hub>, last_seq: Option<u64>) {
+/// The next inspector frame, or never for a dashboard client.
+async fn next_inspection(
+    inspection: &mut Option<broadcast::Receiver<Utf8Bytes>>,
+) -> Result<Utf8Bytes, RecvError> {
+    match inspection {
+        Some(frames) => frames.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn serve(
+    mut socket: WebSocket,
+    hub: Arc<Hub>,
+    last_seq: Option<u64>,
+    inspector: Option<Arc<Inspector>>,
+) {
     hub.stats.clients.fetch_add(1, Ordering::Relaxed);
     let _connected = Connected(&hub);
     // Subscribe before looking at the history, so that nothing falls between.
     let mut frames = hub.subscribe();
+    let mut inspection = inspector.as_ref().map(|i| i.subscribe());
     let (catch_up, mut sent_upto) =
         match last_seq.and_then(|seq| hub.since(seq).map(|frames| (seq, frames))) {
             Some((seq, missed)) => {
@@ -81,7 +119,10 @@ async fn serve(mut socket: WebSocket, hub: Arc<Hub>, last_seq: Option<u64>) {
                 (vec![snapshot], seq)
             }
         };
-    for text in catch_up {
+    // An inspector's snapshot follows its subscription too; the page skips
+    // messages it already has.
+    let inspector_snapshot = inspector.as_ref().map(|i| i.snapshot());
+    for text in catch_up.into_iter().chain(inspector_snapshot) {
         if let Err(refusal) = send(&mut socket, text).await {
             if let Some((code, reason)) = refusal {
                 close(socket, code, reason).await;
@@ -106,6 +147,22 @@ async fn serve(mut socket: WebSocket, hub: Arc<Hub>, last_seq: Option<u64>) {
                         return;
                     }
                     sent_upto = frame.last_seq;
+                }
+                Err(RecvError::Lagged(_)) => {
+                    hub.stats.slow_disconnects.fetch_add(1, Ordering::Relaxed);
+                    return close(socket, CLOSE_SLOW_CONSUMER, "slow consumer: fell too far behind").await;
+                }
+                Err(RecvError::Closed) => return close(socket, CLOSE_GOING_AWAY, "server shutting down").await,
+            },
+            frame = next_inspection(&mut inspection) => match frame {
+                Ok(text) => {
+                    if let Err(refusal) = send(&mut socket, text).await {
+                        if let Some((code, reason)) = refusal {
+                            hub.stats.slow_disconnects.fetch_add(1, Ordering::Relaxed);
+                            close(socket, code, reason).await;
+                        }
+                        return;
+                    }
                 }
                 Err(RecvError::Lagged(_)) => {
                     hub.stats.slow_disconnects.fetch_add(1, Ordering::Relaxed);

@@ -2,6 +2,7 @@
 //! ephemeral port, and waiting on conditions (never on fixed sleeps).
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod browser;
 pub mod massive;
 pub mod postgres;
 pub mod proxy;

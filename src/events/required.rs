@@ -1,0 +1,596 @@
+//! What seed 004 requires of each event kind ("Required Fields"), and how one
+//! message measures up against it. This table is the only statement of those
+//! requirements in TickStock: the channel inspector marks messages with it
+//! and `tickstock verify` fills in seed 004's status report with it.
+//!
+//! The rules, precisely (also printed by `tickstock verify --help`):
+//! - The payload is found as the decoders find it: under its key (`session`,
+//!   `health`, `detection`, `calculation`, `alert`) or flat at the top level;
+//!   every pattern of a batch is checked.
+//! - Only seed 004's names count: the aliases TickStock also decodes
+//!   (`symbol_universe_key`, `start_time`, `indicator_type`, ...) do not.
+//! - Absent, `null` or blank is missing, except where seed 004 allows `null`.
+//! - Kinds are JSON kinds: numbers sent as strings are the wrong kind although
+//!   TickStock decodes them (CONTRACT §2); so are epoch-number timestamps.
+//! - A message TickStock cannot decode also counts against the field it
+//!   tripped on, or against [`WHOLE_MESSAGE`].
+//! - Values are not checked against the spec's vocabularies.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::fields::{self, Object};
+use super::{Channel, DecodeError, Event, Kind, MAX_MESSAGE_BYTES, payload};
+
+/// The "field" a fault names when the message as a whole is unusable (not
+/// JSON, not an object, too large).
+pub const WHOLE_MESSAGE: &str = "(message)";
+
+/// Unrecognised field names reported per message, at most.
+const MAX_UNRECOGNISED: usize = 32;
+
+/// The kind of value seed 004 gives a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    /// A non-blank JSON string.
+    Text,
+    /// A string holding a UUID.
+    Uuid,
+    /// A string holding an ISO 8601 time.
+    Timestamp,
+    /// Any JSON number (`70` is a float too).
+    Float,
+    /// A JSON number without a fraction (`60` or `60.0`).
+    Integer,
+    Object,
+    Array,
+    /// A string or `null`, but present (`recovery`, `action_required`).
+    TextOrNull,
+}
+
+impl FieldKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            FieldKind::Text => "string",
+            FieldKind::Uuid => "UUID string",
+            FieldKind::Timestamp => "ISO 8601 string",
+            FieldKind::Float => "float",
+            FieldKind::Integer => "integer",
+            FieldKind::Object => "object",
+            FieldKind::Array => "array",
+            FieldKind::TextOrNull => "string or null",
+        }
+    }
+
+    /// What is wrong with `value` for this kind, if anything.
+    fn judge(self, value: Option<&Value>) -> Option<Problem> {
+        let value = match value {
+            None => return Some(Problem::Missing),
+            Some(Value::Null) if self == FieldKind::TextOrNull => return None,
+            Some(Value::Null) => return Some(Problem::Missing),
+            Some(Value::String(s)) if s.trim().is_empty() && self != FieldKind::TextOrNull => {
+                return Some(Problem::Missing);
+            }
+            Some(value) => value,
+        };
+        let fits = match (self, value) {
+            (FieldKind::Text | FieldKind::TextOrNull, Value::String(_)) => true,
+            (FieldKind::Uuid, Value::String(s)) => uuid::Uuid::parse_str(s.trim()).is_ok(),
+            (FieldKind::Timestamp, Value::String(s)) => {
+                // An epoch number inside a string is not ISO 8601 either.
+                s.trim().parse::<f64>().is_err() && fields::parse_timestamp(value).is_some()
+            }
+            (FieldKind::Float, Value::Number(_)) => true,
+            (FieldKind::Integer, Value::Number(n)) => {
+                n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|x| x.fract() == 0.0)
+            }
+            (FieldKind::Object, Value::Object(_)) => true,
+            (FieldKind::Array, Value::Array(_)) => true,
+            _ => false,
+        };
+        (!fits).then(|| Problem::WrongKind {
+            expected: self.name(),
+            found: describe(value, self),
+        })
+    }
+}
+
+/// How a value that does not fit `expected` reads in a report.
+fn describe(value: &Value, expected: FieldKind) -> &'static str {
+    match (value, expected) {
+        (Value::String(_), FieldKind::Uuid) => "string that is not a UUID",
+        (Value::String(_), FieldKind::Timestamp) => "string that is not an ISO 8601 time",
+        (Value::Number(_), FieldKind::Integer) => "number with a fraction",
+        (Value::String(_), _) => "string",
+        (Value::Number(_), _) => "number",
+        (Value::Bool(_), _) => "boolean",
+        (Value::Array(_), _) => "array",
+        (Value::Object(_), _) => "object",
+        (Value::Null, _) => "null",
+    }
+}
+
+/// One required field: its path in the payload (`data_flow.bars_per_minute`)
+/// and its kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Required {
+    pub field: &'static str,
+    pub kind: FieldKind,
+}
+
+const fn field(field: &'static str, kind: FieldKind) -> Required {
+    Required { field, kind }
+}
+
+use FieldKind::{Array, Float, Integer, Text, TextOrNull, Timestamp, Uuid};
+
+const SESSION_STARTED: &[Required] = &[
+    field("session_id", Uuid),
+    field("universe", Text),
+    field("started_at", Timestamp),
+    field("symbol_count", Integer),
+    field("status", Text),
+];
+
+const SESSION_STOPPED: &[Required] = &[
+    field("session_id", Uuid),
+    field("stopped_at", Timestamp),
+    field("duration_seconds", Integer),
+    field("total_patterns", Integer),
+    field("total_indicators", Integer),
+    field("final_status", Text),
+];
+
+const PATTERN: &[Required] = &[
+    field("symbol", Text),
+    field("pattern_type", Text),
+    field("confidence", Float),
+    field("timestamp", Timestamp),
+    field("timeframe", Text),
+    field("bar_data.open", Float),
+    field("bar_data.high", Float),
+    field("bar_data.low", Float),
+    field("bar_data.close", Float),
+    field("bar_data.volume", Integer),
+];
+
+const INDICATOR: &[Required] = &[
+    field("symbol", Text),
+    field("indicator", Text),
+    field("value", Float),
+    field("timestamp", Timestamp),
+    field("timeframe", Text),
+    field("metadata", FieldKind::Object),
+];
+
+const INDICATOR_ALERT: &[Required] = &[
+    field("symbol", Text),
+    field("alert_type", Text),
+    field("timestamp", Timestamp),
+    field("data.indicator", Text),
+    field("data.value", Float),
+    field("data.threshold", Float),
+    field("severity", Text),
+];
+
+const HEALTH: &[Required] = &[
+    field("status", Text),
+    field("timestamp", Timestamp),
+    field("active_symbols", Integer),
+    field("connection_status", Text),
+    field("data_flow.ticks_per_second", Float),
+    field("data_flow.bars_per_minute", Integer),
+    field("data_flow.processing_lag_ms", Integer),
+    field("resource_usage.cpu_percent", Float),
+    field("resource_usage.memory_mb", Integer),
+    field("issues", Array),
+];
+
+/// `action_required` may be null too: seed 004's own recovery example sends it so.
+const CRITICAL_ALERT: &[Required] = &[
+    field("severity", Text),
+    field("message", Text),
+    field("timestamp", Timestamp),
+    field("component", Text),
+    field("action_required", TextOrNull),
+    field("recovery", TextOrNull),
+];
+
+/// Seed 004's required fields of an event kind; a batch's apply to each of
+/// its patterns.
+pub fn required(kind: Kind) -> &'static [Required] {
+    match kind {
+        Kind::SessionStarted => SESSION_STARTED,
+        Kind::SessionStopped => SESSION_STOPPED,
+        Kind::Health => HEALTH,
+        Kind::Pattern | Kind::PatternsBatch => PATTERN,
+        Kind::Indicator => INDICATOR,
+        Kind::IndicatorAlert => INDICATOR_ALERT,
+        Kind::CriticalAlert => CRITICAL_ALERT,
+    }
+}
+
+/// The event kinds, each with the channel that normally carries it, for
+/// listing the requirements.
+pub const KINDS: [(Kind, Channel); 7] = [
+    (Kind::SessionStarted, Channel::SessionStarted),
+    (Kind::SessionStopped, Channel::SessionStopped),
+    (Kind::Health, Channel::Health),
+    (Kind::Pattern, Channel::PatternsStreaming),
+    (Kind::Indicator, Channel::Indicators),
+    (Kind::IndicatorAlert, Channel::IndicatorAlerts),
+    (Kind::CriticalAlert, Channel::CriticalAlerts),
+];
+
+/// Where a kind's payload sits when nested.
+fn payload_key(kind: Kind) -> &'static str {
+    match kind {
+        Kind::SessionStarted | Kind::SessionStopped => "session",
+        Kind::Health => "health",
+        Kind::Pattern => "detection",
+        Kind::PatternsBatch => "patterns",
+        Kind::Indicator => "calculation",
+        Kind::IndicatorAlert | Kind::CriticalAlert => "alert",
+    }
+}
+
+/// What is wrong with one field of a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "problem", rename_all = "snake_case")]
+pub enum Problem {
+    Missing,
+    WrongKind {
+        expected: &'static str,
+        found: &'static str,
+    },
+    /// TickStock's decoder refused the message (or a batch element) here.
+    Rejected {
+        reason: String,
+    },
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::Missing => f.write_str("missing"),
+            Problem::WrongKind { expected, found } => {
+                write!(f, "of the wrong kind ({found}, expected {expected})")
+            }
+            Problem::Rejected { reason } => write!(f, "rejected by TickStock: {reason}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fault {
+    pub field: &'static str,
+    #[serde(flatten)]
+    pub problem: Problem,
+}
+
+/// How one message measures up: each faulty field once, the fields
+/// TickStock did not recognise, and the event's own time.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Findings {
+    pub faults: Vec<Fault>,
+    pub unrecognised: Vec<String>,
+    /// The payload's `timestamp` (or a batch's `batch_timestamp`), for latency.
+    pub event_time: Option<DateTime<Utc>>,
+}
+
+impl Findings {
+    fn add(&mut self, field: &'static str, problem: Problem) {
+        // The first finding on a field stands: the spec check runs first and
+        // says more than the decoder's refusal.
+        if !self.faults.iter().any(|fault| fault.field == field) {
+            self.faults.push(Fault { field, problem });
+        }
+    }
+
+    fn add_rejection(&mut self, error: &DecodeError) {
+        let field = error.field().unwrap_or(WHOLE_MESSAGE);
+        self.add(
+            field,
+            Problem::Rejected {
+                reason: error.to_string(),
+            },
+        );
+    }
+}
+
+/// Examines one message received on `channel` against seed 004's
+/// requirements, given what the decoder made of it.
+pub fn examine(channel: Channel, message: &[u8], decoded: &Result<Event, DecodeError>) -> Findings {
+    let mut findings = Findings::default();
+    if message.len() <= MAX_MESSAGE_BYTES
+        && let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(message)
+    {
+        check_fields(channel, obj, &mut findings);
+    }
+    match decoded {
+        Err(error) => findings.add_rejection(error),
+        Ok(event) => {
+            if let Event::Patterns(batch) = event {
+                batch
+                    .rejected
+                    .iter()
+                    .for_each(|error| findings.add_rejection(error));
+            }
+            findings.unrecognised = unrecognised(event);
+        }
+    }
+    findings
+}
+
+fn check_fields(channel: Channel, mut obj: Object, findings: &mut Findings) {
+    let declared = match obj.remove("type") {
+        Some(Value::String(name)) => Kind::from_type(&name),
+        _ => None,
+    };
+    let kind = declared.unwrap_or_else(|| channel.default_kind(&obj));
+    if kind == Kind::PatternsBatch {
+        findings.event_time = time_of(&obj, &["batch_timestamp", "timestamp"]);
+        match obj.get(payload_key(kind)) {
+            Some(Value::Array(items)) => {
+                for item in items {
+                    let element = item.as_object();
+                    check_payload(kind, element, findings);
+                }
+            }
+            _ => findings.add(payload_key(kind), Problem::Missing),
+        }
+        return;
+    }
+    let p = payload(obj, payload_key(kind));
+    findings.event_time = time_of(&p, &["timestamp"]);
+    check_payload(kind, Some(&p), findings);
+}
+
+fn check_payload(kind: Kind, payload: Option<&Object>, findings: &mut Findings) {
+    for required in required(kind) {
+        let value = payload.and_then(|p| lookup(p, required.field));
+        if let Some(problem) = required.kind.judge(value) {
+            findings.add(required.field, problem);
+        }
+    }
+}
+
+/// The value at a dotted path (`data_flow.ticks_per_second`).
+fn lookup<'a>(obj: &'a Object, path: &str) -> Option<&'a Value> {
+    let mut parts = path.split('.');
+    let mut value = obj.get(parts.next()?)?;
+    for part in parts {
+        value = value.as_object()?.get(part)?;
+    }
+    Some(value)
+}
+
+fn time_of(obj: &Object, names: &[&str]) -> Option<DateTime<Utc>> {
+    names
+        .iter()
+        .find_map(|name| obj.get(*name).and_then(fields::parse_timestamp))
+}
+
+/// The fields the decoder kept as extras (passed through, not understood),
+/// as paths: `note`, `data_flow.queue_depth`.
+pub fn unrecognised(event: &Event) -> Vec<String> {
+    let mut names = BTreeSet::new();
+    let mut add = |prefix: &str, extra: &Object| {
+        for key in extra.keys() {
+            if names.len() < MAX_UNRECOGNISED {
+                names.insert(format!("{prefix}{key}"));
+            }
+        }
+    };
+    match event {
+        Event::SessionStarted(s) => add("", &s.extra),
+        Event::SessionStopped(s) => add("", &s.extra),
+        Event::Health(h) => {
+            add("", &h.extra);
+            add("data_flow.", &h.data_flow.extra);
+            add("resource_usage.", &h.resource_usage.extra);
+        }
+        Event::Patterns(batch) => {
+            for pattern in &batch.patterns {
+                add("", &pattern.extra);
+                if let Some(bar) = &pattern.bar_data {
+                    add("bar_data.", &bar.extra);
+                }
+            }
+        }
+        Event::Indicator(i) => add("", &i.extra),
+        Event::IndicatorAlert(a) => {
+            add("", &a.extra);
+            add("data.", &a.data.extra);
+        }
+        Event::CriticalAlert(c) => add("", &c.extra),
+    }
+    names.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn examine_json(channel: Channel, message: Value) -> Findings {
+        let bytes = message.to_string().into_bytes();
+        let decoded = super::super::decode(channel, &bytes, Utc::now());
+        examine(channel, &bytes, &decoded)
+    }
+
+    fn faults(channel: Channel, message: Value) -> Vec<String> {
+        examine_json(channel, message)
+            .faults
+            .iter()
+            .map(|f| format!("{}: {}", f.field, f.problem))
+            .collect()
+    }
+
+    /// Seed 004's own examples meet seed 004's requirements.
+    #[test]
+    fn the_seed_004_examples_have_every_required_field() {
+        let examples = [
+            (
+                Channel::SessionStarted,
+                json!({"type": "streaming_session_started", "session": {"session_id": "550e8400-e29b-41d4-a716-446655440000",
+                    "universe": "market_leaders:top_500", "started_at": "2025-10-05T09:30:00.000Z", "symbol_count": 500,
+                    "status": "active"}, "timestamp": "2025-10-05T09:30:00.000Z"}),
+            ),
+            (
+                Channel::SessionStopped,
+                json!({"type": "streaming_session_stopped", "session": {"session_id": "550e8400-e29b-41d4-a716-446655440000",
+                    "stopped_at": "2025-10-05T16:00:00.000Z", "duration_seconds": 23400, "total_patterns": 1250,
+                    "total_indicators": 45000, "final_status": "completed"}, "timestamp": "2025-10-05T16:00:00.000Z"}),
+            ),
+            (
+                Channel::PatternsStreaming,
+                json!({"type": "streaming_pattern", "detection": {"symbol": "NVDA", "pattern_type": "Doji", "confidence": 0.85,
+                    "timestamp": "2025-10-05T10:15:00.000Z", "timeframe": "1min",
+                    "bar_data": {"open": 125.50, "high": 125.75, "low": 125.45, "close": 125.52, "volume": 250000},
+                    "metadata": {"session_id": "550e8400-e29b-41d4-a716-446655440000", "pattern_id": "p-1"}}}),
+            ),
+            (
+                Channel::Indicators,
+                json!({"type": "streaming_indicator", "calculation": {"symbol": "TSLA", "indicator": "RSI", "value": 72.5,
+                    "timestamp": "2025-10-05T10:15:00.000Z", "timeframe": "1min",
+                    "metadata": {"period": 14, "overbought_threshold": 70, "oversold_threshold": 30}}}),
+            ),
+            (
+                Channel::IndicatorAlerts,
+                json!({"type": "indicator_alert", "alert": {"symbol": "AAPL", "alert_type": "RSI_OVERBOUGHT",
+                    "timestamp": "2025-10-05T11:30:00.000Z",
+                    "data": {"indicator": "RSI", "value": 75.2, "threshold": 70, "direction": "above"}, "severity": "warning"}}),
+            ),
+            (
+                Channel::Health,
+                json!({"type": "streaming_health", "health": {"status": "healthy", "timestamp": "2025-10-05T10:15:00.000Z",
+                    "active_symbols": 485, "connection_status": "connected",
+                    "data_flow": {"ticks_per_second": 125.3, "bars_per_minute": 480, "processing_lag_ms": 45},
+                    "resource_usage": {"cpu_percent": 35.2, "memory_mb": 512, "threads_active": 8}, "issues": []}}),
+            ),
+            (
+                Channel::CriticalAlerts,
+                json!({"type": "critical_alert", "alert": {"severity": "info", "message": "WebSocket connection restored",
+                    "timestamp": "2025-10-05T12:50:00.000Z", "component": "polygon_websocket", "action_required": null,
+                    "recovery": "Connection re-established successfully after 5 minutes"}}),
+            ),
+        ];
+        for (channel, message) in examples {
+            let findings = examine_json(channel, message);
+            assert_eq!(findings.faults, [], "{channel}");
+            assert!(findings.event_time.is_some(), "{channel}");
+        }
+    }
+
+    #[test]
+    fn a_number_sent_as_a_string_decodes_but_is_the_wrong_kind() {
+        let message = json!({"type": "streaming_pattern", "detection": {"symbol": "NVDA", "pattern_type": "Doji",
+            "confidence": "0.85", "timestamp": "2025-10-05T10:15:00Z", "timeframe": "1min",
+            "bar_data": {"open": 1, "high": 2, "low": 0.5, "close": 1.5, "volume": 100.0}}});
+        let bytes = message.to_string().into_bytes();
+        assert!(super::super::decode(Channel::PatternsStreaming, &bytes, Utc::now()).is_ok());
+        assert_eq!(
+            faults(Channel::PatternsStreaming, message),
+            ["confidence: of the wrong kind (string, expected float)"]
+        );
+    }
+
+    #[test]
+    fn a_field_the_decoder_needs_counts_once_as_missing() {
+        let message = json!({"type": "streaming_health", "health": {"timestamp": "2025-10-05T10:15:00Z",
+            "active_symbols": 1, "connection_status": "connected", "issues": [],
+            "data_flow": {"ticks_per_second": 1.5, "bars_per_minute": 1, "processing_lag_ms": 2},
+            "resource_usage": {"cpu_percent": 3, "memory_mb": 4}}});
+        assert_eq!(faults(Channel::Health, message), ["status: missing"]);
+    }
+
+    #[test]
+    fn kinds_are_judged_as_seed_004_gives_them() {
+        let session = |session_id: Value, started_at: Value, symbol_count: Value| {
+            json!({"session": {"session_id": session_id, "universe": " ", "started_at": started_at,
+                "symbol_count": symbol_count, "status": "active"}})
+        };
+        assert_eq!(
+            faults(
+                Channel::SessionStarted,
+                session(json!("s-1"), json!(1759656600), json!(60.5))
+            ),
+            [
+                "session_id: of the wrong kind (string that is not a UUID, expected UUID string)",
+                "universe: missing",
+                "started_at: of the wrong kind (number, expected ISO 8601 string)",
+                "symbol_count: of the wrong kind (number with a fraction, expected integer)",
+            ]
+        );
+        let clean = session(
+            json!("550e8400-e29b-41d4-a716-446655440000"),
+            json!("2025-10-05T09:30:00"),
+            json!(60.0),
+        );
+        assert_eq!(
+            faults(Channel::SessionStarted, clean),
+            ["universe: missing"]
+        );
+    }
+
+    #[test]
+    fn nullable_fields_must_still_be_present() {
+        let alert = json!({"alert": {"severity": "critical", "message": "down", "timestamp": "2025-10-05T12:45:00Z",
+            "component": "feed", "action_required": null}});
+        assert_eq!(
+            faults(Channel::CriticalAlerts, alert),
+            ["recovery: missing"]
+        );
+    }
+
+    #[test]
+    fn every_pattern_of_a_batch_is_checked_and_each_field_named_once() {
+        let pattern = |symbol: &str, confidence: Value| {
+            json!({"symbol": symbol, "pattern_type": "Doji", "confidence": confidence, "timestamp": "2025-10-05T10:15:00Z",
+                "timeframe": "1min", "bar_data": {"open": 1, "high": 2, "low": 0.5, "close": 1.5, "volume": 100}})
+        };
+        let batch = json!({"type": "streaming_patterns_batch", "count": 3, "batch_timestamp": "2025-10-05T10:15:01Z",
+            "patterns": [pattern("A", json!(0.9)), pattern("B", json!("0.8")), pattern("C", json!("high"))]});
+        let findings = examine_json(Channel::PatternsDetected, batch);
+        assert_eq!(
+            findings.faults,
+            [Fault {
+                field: "confidence",
+                problem: Problem::WrongKind {
+                    expected: "float",
+                    found: "string"
+                }
+            }]
+        );
+        assert_eq!(
+            findings.event_time,
+            fields::parse_timestamp(&json!("2025-10-05T10:15:01Z"))
+        );
+    }
+
+    #[test]
+    fn an_unreadable_message_faults_as_a_whole() {
+        let decoded = super::super::decode(Channel::Health, b"not json", Utc::now());
+        let findings = examine(Channel::Health, b"not json", &decoded);
+        assert_eq!(findings.faults.len(), 1);
+        assert_eq!(findings.faults[0].field, WHOLE_MESSAGE);
+        assert!(matches!(
+            findings.faults[0].problem,
+            Problem::Rejected { .. }
+        ));
+    }
+
+    #[test]
+    fn fields_kept_as_extras_are_unrecognised() {
+        let message = json!({"type": "streaming_health", "health": {"status": "healthy", "queue": 3,
+            "data_flow": {"ticks_per_second": 1, "drops": 0}}});
+        assert_eq!(
+            examine_json(Channel::Health, message).unrecognised,
+            ["data_flow.drops", "queue"]
+        );
+    }
+}
