@@ -8,8 +8,13 @@
 //! dashboards are never flooded. Every [`TICK`] one frame carries the
 //! messages received since the previous frame (at most [`RECENT`] per
 //! channel: the page shows no more) and the channel counters; nothing is
-//! built while no inspector is connected. Raw and decoded texts are cut at
-//! [`TEXT_BYTES`], so the rings stay small whatever producers send.
+//! built while no inspector is connected.
+//!
+//! Keeping a message costs next to nothing on the subscriber's path: it is
+//! held as received (a shared buffer) and rendered, decoded again, only when
+//! an inspector is shown it. Messages over [`KEEP_WHOLE_BYTES`] are rendered
+//! at once instead, and texts sent to the page are cut at [`TEXT_BYTES`], so
+//! memory stays bounded whatever producers send.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -17,6 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 use serde::Serialize;
@@ -26,24 +32,99 @@ use tokio_util::sync::CancellationToken;
 
 use crate::events::fields::{serialize_opt_timestamp, serialize_timestamp};
 use crate::events::required::Findings;
-use crate::events::{Channel, DecodeError, Event};
+use crate::events::{self, Channel, DecodeError, Event};
 use crate::state::LiveState;
 
 /// Messages kept (and shown) per channel.
 pub const RECENT: usize = 20;
 /// Raw and decoded texts are cut beyond this many bytes.
 pub const TEXT_BYTES: usize = 8 * 1024;
+/// Messages up to this size are kept whole, to be rendered when shown (a
+/// batch of 50 patterns is a few tens of kilobytes).
+pub const KEEP_WHOLE_BYTES: usize = 64 * 1024;
 /// How often inspector clients get a frame.
 pub const TICK: Duration = Duration::from_millis(500);
 /// Rates are averaged over this long.
 const RATE_WINDOW: Duration = Duration::from_secs(10);
 /// Frames a slow inspector may fall behind before it is disconnected.
-const FRAMES_BEHIND: usize = 8;
+const FRAMES_BEHIND: usize = 4;
 
-/// One received message, serialised once for every inspector.
+/// One received message with what seed 004's check found.
 struct Inspected {
     id: u64,
-    json: String,
+    channel: Channel,
+    received_at: DateTime<Utc>,
+    findings: Findings,
+    message: Kept,
+}
+
+enum Kept {
+    /// The message as received: a shared buffer, not a copy.
+    Whole(Bytes),
+    /// A message too big to keep, rendered (and cut) on arrival.
+    Rendered(Rendering),
+}
+
+/// A message as the page shows it: raw, and decoded or the decode error.
+struct Rendering {
+    raw: Text,
+    decoded: Option<Text>,
+    error: Option<ErrorView>,
+}
+
+impl Rendering {
+    fn of(message: &[u8], decoded: &Result<Event, DecodeError>) -> Self {
+        let (decoded, error) = match decoded {
+            Ok(event) => (Some(Text::new(&decoded_json(event))), None),
+            Err(error) => (
+                None,
+                Some(ErrorView {
+                    message: error.to_string(),
+                    field: error.field(),
+                }),
+            ),
+        };
+        Self {
+            raw: Text::new(&String::from_utf8_lossy(message)),
+            decoded,
+            error,
+        }
+    }
+}
+
+impl Inspected {
+    /// The page's entry; a message kept whole is decoded again (the
+    /// decoders depend on nothing but the message and its arrival time).
+    fn to_json(&self) -> String {
+        let decoded_now;
+        let rendering = match &self.message {
+            Kept::Rendered(rendering) => rendering,
+            Kept::Whole(message) => {
+                let decoded = events::decode(self.channel, message, self.received_at);
+                decoded_now = Rendering::of(message, &decoded);
+                &decoded_now
+            }
+        };
+        let entry = Entry {
+            id: self.id,
+            channel: self.channel.name(),
+            received_at: self.received_at,
+            raw: &rendering.raw,
+            decoded: rendering.decoded.as_ref(),
+            error: rendering.error.as_ref(),
+            faults: self
+                .findings
+                .faults
+                .iter()
+                .map(|f| FaultView {
+                    field: f.field,
+                    problem: f.problem.to_string(),
+                })
+                .collect(),
+            unrecognised: &self.findings.unrecognised,
+        };
+        to_json(&entry)
+    }
 }
 
 #[derive(Serialize)]
@@ -52,9 +133,9 @@ struct Entry<'a> {
     channel: &'static str,
     #[serde(serialize_with = "serialize_timestamp")]
     received_at: DateTime<Utc>,
-    raw: Text,
-    decoded: Option<Text>,
-    error: Option<ErrorView>,
+    raw: &'a Text,
+    decoded: Option<&'a Text>,
+    error: Option<&'a ErrorView>,
     /// Fields seed 004 requires that are missing or of the wrong kind.
     faults: Vec<FaultView>,
     /// Fields TickStock kept without understanding them.
@@ -157,49 +238,33 @@ impl Inspector {
         }
     }
 
-    /// Keeps one message, as received and as decoded.
+    /// Keeps one message with its findings; `decoded` is what the
+    /// subscriber made of it.
     pub fn record(
         &self,
         channel: Channel,
-        message: &[u8],
+        message: &Bytes,
         decoded: &Result<Event, DecodeError>,
-        findings: &Findings,
+        findings: Findings,
         received_at: DateTime<Utc>,
     ) {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (decoded, error) = match decoded {
-            Ok(event) => (Some(Text::new(&decoded_json(event))), None),
-            Err(error) => (
-                None,
-                Some(ErrorView {
-                    message: error.to_string(),
-                    field: error.field(),
-                }),
-            ),
+        let message = if message.len() <= KEEP_WHOLE_BYTES {
+            Kept::Whole(message.clone())
+        } else {
+            Kept::Rendered(Rendering::of(message, decoded))
         };
-        let entry = Entry {
-            id,
-            channel: channel.name(),
+        let inspected = Arc::new(Inspected {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            channel,
             received_at,
-            raw: Text::new(&String::from_utf8_lossy(message)),
-            decoded,
-            error,
-            faults: findings
-                .faults
-                .iter()
-                .map(|f| FaultView {
-                    field: f.field,
-                    problem: f.problem.to_string(),
-                })
-                .collect(),
-            unrecognised: &findings.unrecognised,
-        };
-        let json = serde_json::to_string(&entry).unwrap_or_else(|_| "null".into());
+            findings,
+            message,
+        });
         let mut recent = self.recent[channel.index()].lock();
         if recent.len() == RECENT {
             recent.pop_back();
         }
-        recent.push_front(Arc::new(Inspected { id, json }));
+        recent.push_front(inspected);
     }
 
     /// Frames for one inspector, from now on.
@@ -219,7 +284,7 @@ impl Inspector {
                 text.push(',');
             }
             let recent = self.recent[channel.index()].lock().clone();
-            let entries: Vec<&str> = recent.iter().map(|e| e.json.as_str()).collect();
+            let entries: Vec<String> = recent.iter().map(|e| e.to_json()).collect();
             text.push_str(&format!(
                 r#"{{"counters":{},"recent":[{}]}}"#,
                 to_json(&counters[i]),
@@ -272,7 +337,7 @@ impl Inspector {
         let mut text = String::from("[");
         for entry in fresh {
             text.push_str(r#"{"event":"channel_message","data":"#);
-            text.push_str(&entry.json);
+            text.push_str(&entry.to_json());
             text.push_str("},");
         }
         text.push_str(&format!(
@@ -328,7 +393,7 @@ fn to_json<T: Serialize>(value: &T) -> String {
 mod tests {
     use super::*;
     use crate::bus::Link;
-    use crate::events::{self, required};
+    use crate::events::required;
     use crate::state::Limits;
     use serde_json::Value;
 
@@ -342,9 +407,10 @@ mod tests {
 
     fn record(inspector: &Inspector, channel: Channel, message: &[u8]) {
         let now = Utc::now();
-        let decoded = events::decode(channel, message, now);
-        let findings = required::examine(channel, message, &decoded);
-        inspector.record(channel, message, &decoded, &findings, now);
+        let message = Bytes::copy_from_slice(message);
+        let decoded = events::decode(channel, &message, now);
+        let findings = required::examine(channel, &message, &decoded);
+        inspector.record(channel, &message, &decoded, findings, now);
     }
 
     fn snapshot(inspector: &Inspector) -> Value {
@@ -404,6 +470,22 @@ mod tests {
             faulty.contains(&"status") && faulty.contains(&"timestamp"),
             "{faulty:?}"
         );
+    }
+
+    #[test]
+    fn a_message_too_big_to_keep_is_rendered_at_once_and_cut() {
+        let inspector = inspector();
+        let note = "x".repeat(KEEP_WHOLE_BYTES);
+        let message = format!(r#"{{"health": {{"status": "healthy", "note": "{note}"}}}}"#);
+        record(&inspector, Channel::Health, message.as_bytes());
+        let recent = &inspector.recent[Channel::Health.index()].lock();
+        assert!(matches!(recent[0].message, Kept::Rendered(_)));
+        let entry: Value = serde_json::from_str(&recent[0].to_json()).unwrap();
+        assert_eq!(entry["raw"]["bytes"], message.len());
+        assert_eq!(entry["raw"]["truncated"], true);
+        assert_eq!(entry["raw"]["text"].as_str().unwrap().len(), TEXT_BYTES);
+        assert_eq!(entry["decoded"]["truncated"], true);
+        assert_eq!(entry["unrecognised"], serde_json::json!(["note"]));
     }
 
     #[test]

@@ -17,6 +17,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -56,13 +57,13 @@ impl Conformance {
     pub fn observe(
         &self,
         channel: Channel,
-        message: &[u8],
+        message: &Bytes,
         decoded: &Result<Event, DecodeError>,
         received_at: DateTime<Utc>,
     ) {
         let findings = self.tally.observe(channel, message, decoded, received_at);
         self.inspector
-            .record(channel, message, decoded, &findings, received_at);
+            .record(channel, message, decoded, findings, received_at);
     }
 }
 
@@ -114,12 +115,12 @@ fn observe(tally: &Tally, message: &BusMessage) {
 pub fn rules_help() -> String {
     let mut help = String::from(RULES);
     help.push_str("\nRequired fields (seed 004), per event kind:\n");
-    for (kind, channel) in KINDS {
+    for (kind, type_name) in KINDS {
         let fields: Vec<String> = required::required(kind)
             .iter()
             .map(|r| format!("{} ({})", r.field, r.kind.name()))
             .collect();
-        let _ = writeln!(help, "  {channel}: {}", fields.join(", "));
+        let _ = writeln!(help, "  {type_name}: {}", fields.join(", "));
     }
     help
 }

@@ -7,8 +7,8 @@ use std::fmt::Write;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::tables::{TableRow, Tables};
-use super::tally::{ChannelSummary, FaultSummary, Tally};
+use super::tables::Tables;
+use super::tally::{ChannelSummary, FaultSummary, LATENCY_SAMPLES, Tally};
 use crate::events::Channel;
 use crate::events::required::Problem;
 
@@ -249,7 +249,10 @@ impl Report {
             out,
             "\n### Latency (event timestamp to arrival at TickStock)\n"
         );
-        let _ = writeln!(out, "| channel | events | p50 | p95 |\n|---|---|---|---|");
+        let _ = writeln!(
+            out,
+            "| channel | timed events (the last {LATENCY_SAMPLES} at most) | p50 | p95 |\n|---|---|---|---|"
+        );
         for row in &self.channels {
             if let Some(p) = row.latency {
                 let _ = writeln!(
@@ -464,7 +467,7 @@ fn known_issues(report: &Report) -> Vec<String> {
         .iter()
         .filter(|t| matches!(t.status, Status::InProgress | Status::NotImplemented))
     {
-        issues.push(table_issue(table));
+        issues.push(format!("{}: {}", table.table, table.note));
     }
     let cadence = &report.health_cadence;
     for verdict in [&cadence.seed_004, &cadence.seed_000] {
@@ -490,10 +493,6 @@ fn known_issues(report: &Report) -> Vec<String> {
         ));
     }
     issues
-}
-
-fn table_issue(table: &TableRow) -> String {
-    format!("{}: {}", table.table, table.note)
 }
 
 fn reporter(origin: Origin, since: DateTime<Utc>, seconds: f64) -> String {

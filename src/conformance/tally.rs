@@ -13,7 +13,7 @@ use crate::events::required::{self, Findings, Problem};
 use crate::events::{Channel, DecodeError, Event};
 
 /// Latency samples kept per channel (the most recent).
-const LATENCY_SAMPLES: usize = 2_048;
+pub const LATENCY_SAMPLES: usize = 2_048;
 /// Intervals between health messages kept (the most recent).
 const HEALTH_INTERVALS: usize = 512;
 /// Characters of a message kept as a fault's example.

@@ -1,20 +1,10 @@
 //! What seed 004 requires of each event kind ("Required Fields"), and how one
 //! message measures up against it. This table is the only statement of those
 //! requirements in TickStock: the channel inspector marks messages with it
-//! and `tickstock verify` fills in seed 004's status report with it.
-//!
-//! The rules, precisely (also printed by `tickstock verify --help`):
-//! - The payload is found as the decoders find it: under its key (`session`,
-//!   `health`, `detection`, `calculation`, `alert`) or flat at the top level;
-//!   every pattern of a batch is checked.
-//! - Only seed 004's names count: the aliases TickStock also decodes
-//!   (`symbol_universe_key`, `start_time`, `indicator_type`, ...) do not.
-//! - Absent, `null` or blank is missing, except where seed 004 allows `null`.
-//! - Kinds are JSON kinds: numbers sent as strings are the wrong kind although
-//!   TickStock decodes them (CONTRACT §2); so are epoch-number timestamps.
-//! - A message TickStock cannot decode also counts against the field it
-//!   tripped on, or against [`WHOLE_MESSAGE`].
-//! - Values are not checked against the spec's vocabularies.
+//! and `tickstock verify` fills in seed 004's status report with it. The
+//! rules are spelled out for operators in `conformance::rules_help`
+//! (`tickstock verify --help`); in short, a field counts when it is present
+//! under seed 004's name, not null or blank, and of seed 004's JSON kind.
 
 use std::collections::BTreeSet;
 
@@ -213,16 +203,18 @@ pub fn required(kind: Kind) -> &'static [Required] {
     }
 }
 
-/// The event kinds, each with the channel that normally carries it, for
-/// listing the requirements.
-pub const KINDS: [(Kind, Channel); 7] = [
-    (Kind::SessionStarted, Channel::SessionStarted),
-    (Kind::SessionStopped, Channel::SessionStopped),
-    (Kind::Health, Channel::Health),
-    (Kind::Pattern, Channel::PatternsStreaming),
-    (Kind::Indicator, Channel::Indicators),
-    (Kind::IndicatorAlert, Channel::IndicatorAlerts),
-    (Kind::CriticalAlert, Channel::CriticalAlerts),
+/// The event kinds by their `type`, for listing the requirements.
+pub const KINDS: [(Kind, &str); 7] = [
+    (Kind::SessionStarted, "streaming_session_started"),
+    (Kind::SessionStopped, "streaming_session_stopped"),
+    (Kind::Health, "streaming_health"),
+    (
+        Kind::Pattern,
+        "streaming_pattern (and each pattern of a streaming_patterns_batch)",
+    ),
+    (Kind::Indicator, "streaming_indicator"),
+    (Kind::IndicatorAlert, "indicator_alert"),
+    (Kind::CriticalAlert, "critical_alert"),
 ];
 
 /// Where a kind's payload sits when nested.
