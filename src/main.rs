@@ -28,7 +28,7 @@ async fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve);
-    // Logs go to standard output, which is verify's report: it logs nothing.
+    // verify logs nothing: its report (and what went wrong on the way) is its whole output.
     if !matches!(command, Command::Verify(_))
         && let Err(message) = tickstock::telemetry::init()
     {

@@ -10,10 +10,13 @@ pub fn init() -> Result<(), String> {
             .map_err(|e| format!("invalid value for RUST_LOG ({directives:?}): {e}"))?,
         _ => EnvFilter::new("info"),
     };
-    // Colour only on a terminal: operators grep the logs.
+    // Standard error, so that a command's own output (a token, a report)
+    // stays clean on standard output; colour only on a terminal, since
+    // operators grep the logs.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stdout().is_terminal())
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     Ok(())
 }
