@@ -12,13 +12,19 @@ pub struct Indicator {
     pub symbol: String,
     /// `indicator` or `indicator_type`: RSI, SMA, MACD, BB, ...
     pub indicator: String,
+    // Absent fields are left out rather than sent as null: indicators are the
+    // most numerous event, and every byte goes to every dashboard.
     /// A single-valued indicator's value.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<f64>,
     /// A multi-valued indicator's values (MACD: macd/signal/histogram; BB: upper/middle/lower).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub values: Option<Object>,
     #[serde(serialize_with = "serialize_timestamp")]
     pub timestamp: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub timeframe: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
     pub metadata: Object,
     #[serde(flatten)]

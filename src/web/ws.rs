@@ -8,6 +8,7 @@
 //! `channel_message` and `channel_stats` twice a second. Other clients never
 //! see them.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -16,9 +17,13 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use futures_util::SinkExt;
 use serde::Deserialize;
 use serde_json::json;
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::{
+    self,
+    error::{RecvError, TryRecvError},
+};
 
 use super::auth::CurrentUser;
 use crate::conformance::Conformance;
@@ -59,6 +64,10 @@ pub async fn upgrade(
     // The browser sends nothing but pongs and close frames.
     upgrade
         .max_message_size(16 * 1024)
+        // Tungstenite zero-fills its whole read buffer before every read
+        // attempt, once per turn of the client's loop; pongs and close frames
+        // are small (larger messages are still read whole).
+        .read_buffer_size(512)
         .on_upgrade(move |socket| serve(socket, hub, params.last_seq, inspector))
 }
 
@@ -71,8 +80,26 @@ impl Drop for Connected<'_> {
     }
 }
 
-async fn send(socket: &mut WebSocket, text: Utf8Bytes) -> Result<(), Option<(u16, &'static str)>> {
-    match tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text))).await {
+/// Why the server ends a connection: the close code and reason, or `None`
+/// when the client is gone and there is nobody to tell.
+type Ending = Option<(u16, &'static str)>;
+
+const SHUTTING_DOWN: Ending = Some((CLOSE_GOING_AWAY, "server shutting down"));
+const FELL_BEHIND: Ending = Some((CLOSE_SLOW_CONSUMER, "slow consumer: fell too far behind"));
+
+/// Writes `messages` with one flush, so frames that queued up while the
+/// client was busy leave in one system call.
+async fn send_all(
+    socket: &mut WebSocket,
+    messages: impl IntoIterator<Item = Message>,
+) -> Result<(), Ending> {
+    let write = async {
+        for message in messages {
+            socket.feed(message).await?;
+        }
+        socket.flush().await
+    };
+    match tokio::time::timeout(SEND_TIMEOUT, write).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(_)) => Err(None),
         Err(_) => Err(Some((CLOSE_SLOW_CONSUMER, "slow consumer: not reading"))),
@@ -97,6 +124,9 @@ async fn next_inspection(
     }
 }
 
+/// Most frames written with one flush when a client has fallen behind.
+const MAX_FRAMES_PER_WRITE: usize = 64;
+
 async fn serve(
     mut socket: WebSocket,
     hub: Arc<Hub>,
@@ -105,6 +135,22 @@ async fn serve(
 ) {
     hub.stats.clients.fetch_add(1, Ordering::Relaxed);
     let _connected = Connected(&hub);
+    let Err(ending) = run(&mut socket, &hub, last_seq, inspector).await;
+    if let Some((code, reason)) = ending {
+        if code == CLOSE_SLOW_CONSUMER {
+            hub.stats.slow_disconnects.fetch_add(1, Ordering::Relaxed);
+        }
+        close(socket, code, reason).await;
+    }
+}
+
+/// Serves one client until the connection has to end, and says why.
+async fn run(
+    socket: &mut WebSocket,
+    hub: &Hub,
+    last_seq: Option<u64>,
+    inspector: Option<Arc<Inspector>>,
+) -> Result<Infallible, Ending> {
     // Subscribe before looking at the history, so that nothing falls between.
     let mut frames = hub.subscribe();
     let mut inspection = inspector.as_ref().map(|i| i.subscribe());
@@ -122,68 +168,62 @@ async fn serve(
     // An inspector's snapshot follows its subscription too; the page skips
     // messages it already has.
     let inspector_snapshot = inspector.as_ref().map(|i| i.snapshot());
-    for text in catch_up.into_iter().chain(inspector_snapshot) {
-        if let Err(refusal) = send(&mut socket, text).await {
-            if let Some((code, reason)) = refusal {
-                close(socket, code, reason).await;
-            }
-            return;
-        }
-    }
+    let catch_up = catch_up.into_iter().chain(inspector_snapshot);
+    send_all(socket, catch_up.map(Message::Text)).await?;
+
+    // Made once: a fresh future per turn would re-register with the token.
+    let shutdown = hub.shutdown.cancelled();
+    tokio::pin!(shutdown);
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.reset();
     let mut awaiting_pong = false;
+    let mut batch = Vec::with_capacity(MAX_FRAMES_PER_WRITE);
     loop {
         tokio::select! {
-            _ = hub.shutdown.cancelled() => return close(socket, CLOSE_GOING_AWAY, "server shutting down").await,
-            frame = frames.recv() => match frame {
-                Ok(frame) if frame.last_seq <= sent_upto => {}
-                Ok(frame) => {
-                    if let Err(refusal) = send(&mut socket, frame.text.clone()).await {
-                        if let Some((code, reason)) = refusal {
-                            hub.stats.slow_disconnects.fetch_add(1, Ordering::Relaxed);
-                            close(socket, code, reason).await;
-                        }
-                        return;
+            _ = &mut shutdown => return Err(SHUTTING_DOWN),
+            frame = frames.recv() => {
+                batch.push(received(frame)?);
+                // Whatever else is already waiting goes in the same write.
+                while batch.len() < MAX_FRAMES_PER_WRITE {
+                    match frames.try_recv() {
+                        Ok(frame) => batch.push(frame),
+                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Lagged(_)) => return Err(FELL_BEHIND),
+                        Err(TryRecvError::Closed) => return Err(SHUTTING_DOWN),
                     }
-                    sent_upto = frame.last_seq;
                 }
-                Err(RecvError::Lagged(_)) => {
-                    hub.stats.slow_disconnects.fetch_add(1, Ordering::Relaxed);
-                    return close(socket, CLOSE_SLOW_CONSUMER, "slow consumer: fell too far behind").await;
+                // Frames a resume already delivered are skipped.
+                batch.retain(|frame| frame.last_seq > sent_upto);
+                if let Some(last) = batch.last() {
+                    sent_upto = last.last_seq;
                 }
-                Err(RecvError::Closed) => return close(socket, CLOSE_GOING_AWAY, "server shutting down").await,
+                let texts = batch.drain(..).map(|frame| Message::Text(frame.text.clone()));
+                send_all(socket, texts).await?;
             },
-            frame = next_inspection(&mut inspection) => match frame {
-                Ok(text) => {
-                    if let Err(refusal) = send(&mut socket, text).await {
-                        if let Some((code, reason)) = refusal {
-                            hub.stats.slow_disconnects.fetch_add(1, Ordering::Relaxed);
-                            close(socket, code, reason).await;
-                        }
-                        return;
-                    }
-                }
-                Err(RecvError::Lagged(_)) => {
-                    hub.stats.slow_disconnects.fetch_add(1, Ordering::Relaxed);
-                    return close(socket, CLOSE_SLOW_CONSUMER, "slow consumer: fell too far behind").await;
-                }
-                Err(RecvError::Closed) => return close(socket, CLOSE_GOING_AWAY, "server shutting down").await,
+            frame = next_inspection(&mut inspection) => {
+                send_all(socket, [Message::Text(received(frame)?)]).await?;
             },
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Pong(_))) => awaiting_pong = false,
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return Err(None),
                 Some(Ok(_)) => {}
             },
             _ = ping.tick() => {
                 if awaiting_pong {
-                    return close(socket, CLOSE_PING_TIMEOUT, "no pong").await;
+                    return Err(Some((CLOSE_PING_TIMEOUT, "no pong")));
                 }
                 awaiting_pong = true;
-                if socket.send(Message::Ping(Default::default())).await.is_err() {
-                    return;
-                }
+                send_all(socket, [Message::Ping(Default::default())]).await?;
             }
         }
+    }
+}
+
+/// A frame from a broadcast ring, or why the client must go.
+fn received<T>(frame: Result<T, RecvError>) -> Result<T, Ending> {
+    match frame {
+        Ok(frame) => Ok(frame),
+        Err(RecvError::Lagged(_)) => Err(FELL_BEHIND),
+        Err(RecvError::Closed) => Err(SHUTTING_DOWN),
     }
 }
