@@ -269,7 +269,7 @@
     [...(data.alerts || [])].reverse().forEach((a) => addAlert(a));
   }
 
-  function dispatch(message) {
+  function dispatch(message, socket) {
     const data = message.data || {};
     switch (message.event) {
       case 'snapshot':
@@ -303,55 +303,10 @@
         return addAlert(data);
       case 'resync':
         view.lastSeq = null;
-        return socket && socket.close();
+        return socket.close();
       default:
         return undefined;
     }
-  }
-
-  // --- connection ------------------------------------------------------------
-
-  let socket = null;
-  let attempt = 0;
-
-  function setConnection(text, className) {
-    const element = $('connection');
-    show(element, text);
-    element.className = `connection ${className}`;
-  }
-
-  function connect() {
-    const scheme = location.protocol === 'https:' ? 'wss://' : 'ws://';
-    const resume = view.lastSeq === null ? '' : `?last_seq=${view.lastSeq}`;
-    socket = new WebSocket(`${scheme}${location.host}/streaming/ws${resume}`);
-    socket.addEventListener('open', () => {
-      attempt = 0;
-      setConnection('live', 'live');
-    });
-    socket.addEventListener('message', (event) => {
-      let parsed;
-      try {
-        parsed = JSON.parse(event.data);
-      } catch (error) {
-        return;
-      }
-      for (const message of Array.isArray(parsed) ? parsed : [parsed]) {
-        if (typeof message.seq === 'number') view.lastSeq = message.seq;
-        dispatch(message);
-      }
-    });
-    socket.addEventListener('close', (event) => {
-      // Exponential backoff with full jitter, capped at 30 s.
-      const delay = Math.random() * Math.min(30000, 500 * 2 ** attempt);
-      attempt += 1;
-      const why = event.code === 4008 ? ' (too slow)' : '';
-      setConnection(`reconnecting${why}…`, 'reconnecting');
-      if (event.code === 1008 || event.code === 4401) {
-        location.href = `/login?next=${encodeURIComponent(location.pathname)}`;
-        return;
-      }
-      setTimeout(connect, delay);
-    });
   }
 
   $('pattern-filter').addEventListener('input', renderPatterns);
@@ -360,5 +315,11 @@
     drawChart();
   }, 1000);
   renderClock();
-  connect();
+  TickStockLive.connect({
+    query: () => (view.lastSeq === null ? '' : `?last_seq=${view.lastSeq}`),
+    onMessage: (message, socket) => {
+      if (typeof message.seq === 'number') view.lastSeq = message.seq;
+      dispatch(message, socket);
+    },
+  });
 })();

@@ -124,47 +124,8 @@
     }
   }
 
-  // --- connection ------------------------------------------------------------
-
-  let attempt = 0;
-
-  function setConnection(text, className) {
-    const e = document.getElementById('connection');
-    e.textContent = text;
-    e.className = `connection ${className}`;
-  }
-
-  function connect() {
-    const scheme = location.protocol === 'https:' ? 'wss://' : 'ws://';
-    const socket = new WebSocket(`${scheme}${location.host}/streaming/ws?inspect=1`);
-    socket.addEventListener('open', () => {
-      attempt = 0;
-      setConnection('live', 'live');
-    });
-    socket.addEventListener('message', (event) => {
-      let parsed;
-      try {
-        parsed = JSON.parse(event.data);
-      } catch (error) {
-        return;
-      }
-      (Array.isArray(parsed) ? parsed : [parsed]).forEach(dispatch);
-    });
-    socket.addEventListener('close', (event) => {
-      if (event.code === 1008 || event.code === 4401) {
-        location.href = `/login?next=${encodeURIComponent(location.pathname)}`;
-        return;
-      }
-      // Exponential backoff with full jitter, capped at 30 s.
-      const delay = Math.random() * Math.min(30000, 500 * 2 ** attempt);
-      attempt += 1;
-      setConnection('reconnecting…', 'reconnecting');
-      setTimeout(connect, delay);
-    });
-  }
-
   setInterval(() => {
     for (let i = 0; i < CHANNELS; i += 1) renderCounters(i);
   }, 1000);
-  connect();
+  TickStockLive.connect({ query: () => '?inspect=1', onMessage: dispatch });
 })();

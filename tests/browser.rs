@@ -1,7 +1,8 @@
 //! The dashboard in a real headless Chromium (Debian's chromium and
 //! chromium-driver; `scripts/test` installs them): sign in, watch events
-//! published on a real Redis appear, HTML in event data shown as text, and
-//! the page reconnecting by itself after a server restart.
+//! published on a real Redis appear, HTML in event data shown as text, the
+//! page reconnecting by itself after a server restart, and going to the
+//! login page when its login is gone.
 
 mod common;
 
@@ -118,17 +119,7 @@ async fn the_page_shows_it_is_reconnecting_and_comes_back_after_a_restart() {
     .await;
 
     // The same address, the same database: the login session is still valid.
-    let restarted = wait_for("the address to be free again", WAIT, || {
-        let config = config.clone();
-        async move {
-            let app = tickstock::app::Application::build(config).await.ok()?;
-            let stop = tokio_util::sync::CancellationToken::new();
-            let stopped = stop.clone();
-            tokio::spawn(app.run_until_stopped(async move { stopped.cancelled().await }));
-            Some(stop.drop_guard())
-        }
-    })
-    .await;
+    let restarted = restart(&config).await;
     wait_for(
         "the page to be live again",
         Duration::from_secs(60),
@@ -139,4 +130,47 @@ async fn the_page_shows_it_is_reconnecting_and_comes_back_after_a_restart() {
     .await;
     browser.close().await.unwrap();
     drop(restarted);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_whose_login_expired_goes_to_the_login_page() {
+    let driver = ChromeDriver::start().await;
+    // Login sessions in memory: a restart forgets every one.
+    let config = Config {
+        bind_addr: std::net::SocketAddr::from(([127, 0, 0, 1], free_port())),
+        ..Config::for_tests()
+    };
+    let app = TestApp::spawn(config.clone()).await;
+    let browser = driver.browser().await;
+    sign_in(&browser, &app.base_url, "/dashboard").await;
+    wait_text(&browser, "#connection", "live").await;
+
+    drop(app);
+    let _restarted = restart(&config).await;
+    wait_for(
+        "the page to go to the login page",
+        Duration::from_secs(60),
+        || async {
+            let url = browser.current_url().await.ok()?;
+            (url.path() == "/login" && url.query() == Some("next=%2Fdashboard")).then_some(())
+        },
+    )
+    .await;
+    browser.close().await.unwrap();
+}
+
+/// The application again on the address of `config`, once that is free;
+/// it stops when the guard is dropped.
+async fn restart(config: &Config) -> tokio_util::sync::DropGuard {
+    wait_for("the address to be free again", WAIT, || {
+        let config = config.clone();
+        async move {
+            let app = tickstock::app::Application::build(config).await.ok()?;
+            let stop = tokio_util::sync::CancellationToken::new();
+            let stopped = stop.clone();
+            tokio::spawn(app.run_until_stopped(async move { stopped.cancelled().await }));
+            Some(stop.drop_guard())
+        }
+    })
+    .await
 }

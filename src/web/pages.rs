@@ -56,6 +56,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../static/style.css"),
     ),
     (
+        "live.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/live.js"),
+    ),
+    (
         "dashboard.js",
         "text/javascript; charset=utf-8",
         include_str!("../../static/dashboard.js"),
