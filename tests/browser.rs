@@ -104,10 +104,7 @@ async fn the_page_shows_it_is_reconnecting_and_comes_back_after_a_restart() {
         session_secret: Some("a-session-secret-that-survives-a-restart".into()),
         ..Config::for_tests()
     };
-    let app = TestApp::spawn(config.clone()).await;
-    let browser = driver.browser().await;
-    sign_in(&browser, &app.base_url, "/dashboard").await;
-    wait_text(&browser, "#connection", "live").await;
+    let (app, browser) = live_dashboard(&driver, &config).await;
 
     drop(app);
     wait_for("the page to say it is reconnecting", WAIT, || async {
@@ -140,10 +137,7 @@ async fn a_page_whose_login_expired_goes_to_the_login_page() {
         bind_addr: std::net::SocketAddr::from(([127, 0, 0, 1], free_port())),
         ..Config::for_tests()
     };
-    let app = TestApp::spawn(config.clone()).await;
-    let browser = driver.browser().await;
-    sign_in(&browser, &app.base_url, "/dashboard").await;
-    wait_text(&browser, "#connection", "live").await;
+    let (app, browser) = live_dashboard(&driver, &config).await;
 
     drop(app);
     let _restarted = restart(&config).await;
@@ -157,6 +151,16 @@ async fn a_page_whose_login_expired_goes_to_the_login_page() {
     )
     .await;
     browser.close().await.unwrap();
+}
+
+/// The application on the address of `config`, and a browser signed in and
+/// showing the live dashboard.
+async fn live_dashboard(driver: &ChromeDriver, config: &Config) -> (TestApp, fantoccini::Client) {
+    let app = TestApp::spawn(config.clone()).await;
+    let browser = driver.browser().await;
+    sign_in(&browser, &app.base_url, "/dashboard").await;
+    wait_text(&browser, "#connection", "live").await;
+    (app, browser)
 }
 
 /// The application again on the address of `config`, once that is free;
