@@ -32,16 +32,7 @@ pub fn take_string(
 ) -> Result<Option<String>, DecodeError> {
     match take_any(obj, names) {
         None => Ok(None),
-        Some((_, Value::String(s))) => {
-            let trimmed = s.trim();
-            if trimmed.is_empty() {
-                Ok(None)
-            } else if trimmed.len() == s.len() {
-                Ok(Some(s))
-            } else {
-                Ok(Some(trimmed.to_owned()))
-            }
-        }
+        Some((_, Value::String(s))) => Ok(text(s)),
         // Ids sometimes arrive as numbers; they are still ids.
         Some((_, Value::Number(n))) => Ok(Some(n.to_string())),
         Some((field, _)) => Err(DecodeError::invalid(field, "is not a string")),
@@ -126,22 +117,38 @@ pub fn take_timestamp(
 pub fn parse_timestamp(value: &Value) -> Option<DateTime<Utc>> {
     match value {
         Value::Number(n) => from_epoch(n.as_f64()?),
-        Value::String(s) => {
-            let s = s.trim();
-            if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-                return Some(t.with_timezone(&Utc));
-            }
-            if let Ok(t) = s.parse::<DateTime<Utc>>() {
-                return Some(t);
-            }
-            for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
-                if let Ok(t) = NaiveDateTime::parse_from_str(s, format) {
-                    return Some(Utc.from_utc_datetime(&t));
-                }
-            }
-            s.parse::<f64>().ok().and_then(from_epoch)
-        }
+        Value::String(s) => parse_timestamp_text(s),
         _ => None,
+    }
+}
+
+/// A timestamp sent as a string (see [`parse_timestamp`]).
+pub fn parse_timestamp_text(s: &str) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    if let Ok(t) = s.parse::<DateTime<Utc>>() {
+        return Some(t);
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, format) {
+            return Some(Utc.from_utc_datetime(&t));
+        }
+    }
+    s.parse::<f64>().ok().and_then(from_epoch)
+}
+
+/// A string field's value as the readers keep it: trimmed, and absent when
+/// blank.
+pub fn text(s: String) -> Option<String> {
+    let trimmed = s.trim();
+    if trimmed.is_empty() {
+        None
+    } else if trimmed.len() == s.len() {
+        Some(s)
+    } else {
+        Some(trimmed.to_owned())
     }
 }
 

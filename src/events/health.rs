@@ -3,12 +3,14 @@
 //! `data_flow` / `resource_usage` groups). The decoded value carries every
 //! metric in both places, so readers of either shape find it.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::fields::{self, Object, serialize_timestamp};
-use super::{DecodeError, Envelope, payload};
+use super::{DecodeError, Envelope, Kind, payload};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Health {
@@ -52,6 +54,61 @@ pub struct ResourceUsage {
     pub extra: Object,
 }
 
+/// What a health message says, before each metric is put in both shapes.
+struct Parts {
+    session_id: Option<String>,
+    status: String,
+    active_symbols: Option<i64>,
+    ticks_per_second: Option<f64>,
+    patterns_detected: Option<i64>,
+    indicators_calculated: Option<i64>,
+    cpu_percent: Option<f64>,
+    memory_usage_mb: Option<f64>,
+    errors_count: Option<i64>,
+    uptime_seconds: Option<f64>,
+    connection_status: Option<String>,
+    data_flow: DataFlow,
+    resource_usage: ResourceUsage,
+    issues: Vec<Value>,
+    timestamp: Option<DateTime<Utc>>,
+    extra: Object,
+}
+
+impl Parts {
+    fn assemble(self, envelope: &Envelope) -> Health {
+        let Parts {
+            mut data_flow,
+            mut resource_usage,
+            ..
+        } = self;
+        // Carry each metric in both shapes, whichever one it arrived in.
+        let ticks_per_second = self.ticks_per_second.or(data_flow.ticks_per_second);
+        data_flow.ticks_per_second = ticks_per_second;
+        let cpu_percent = self.cpu_percent.or(resource_usage.cpu_percent);
+        resource_usage.cpu_percent = cpu_percent;
+        let memory_usage_mb = self.memory_usage_mb.or(resource_usage.memory_mb);
+        resource_usage.memory_mb = memory_usage_mb;
+        Health {
+            session_id: self.session_id,
+            status: self.status,
+            active_symbols: self.active_symbols,
+            ticks_per_second,
+            patterns_detected: self.patterns_detected,
+            indicators_calculated: self.indicators_calculated,
+            cpu_percent,
+            memory_usage_mb,
+            errors_count: self.errors_count,
+            uptime_seconds: self.uptime_seconds,
+            connection_status: self.connection_status,
+            data_flow,
+            resource_usage,
+            issues: self.issues,
+            timestamp: envelope.time_of(self.timestamp),
+            extra: self.extra,
+        }
+    }
+}
+
 pub fn decode(obj: Object, envelope: &Envelope) -> Result<Health, DecodeError> {
     let mut p = payload(obj, "health");
     let status = fields::require_string(&mut p, &["status"])?;
@@ -77,14 +134,6 @@ pub fn decode(obj: Object, envelope: &Envelope) -> Result<Health, DecodeError> {
     let ticks_per_second = fields::take_f64(&mut p, &["ticks_per_second"])?;
     let cpu_percent = fields::take_f64(&mut p, &["cpu_percent"])?;
     let memory_usage_mb = fields::take_f64(&mut p, &["memory_usage_mb", "memory_mb"])?;
-    // Carry each metric in both shapes, whichever one it arrived in.
-    let ticks_per_second = ticks_per_second.or(data_flow.ticks_per_second);
-    data_flow.ticks_per_second = ticks_per_second;
-    let cpu_percent = cpu_percent.or(resource_usage.cpu_percent);
-    resource_usage.cpu_percent = cpu_percent;
-    let memory_usage_mb = memory_usage_mb.or(resource_usage.memory_mb);
-    resource_usage.memory_mb = memory_usage_mb;
-
     let issues = match p.remove("issues") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => items,
@@ -93,7 +142,7 @@ pub fn decode(obj: Object, envelope: &Envelope) -> Result<Health, DecodeError> {
     };
     let timestamp = fields::take_timestamp(&mut p, &["timestamp"])?;
 
-    Ok(Health {
+    Ok(Parts {
         session_id: fields::take_string(&mut p, &["session_id"])?,
         status,
         active_symbols: fields::take_i64(&mut p, &["active_symbols"])?,
@@ -108,7 +157,118 @@ pub fn decode(obj: Object, envelope: &Envelope) -> Result<Health, DecodeError> {
         data_flow,
         resource_usage,
         issues,
-        timestamp: envelope.time_of(timestamp),
+        timestamp,
         extra: p,
-    })
+    }
+    .assemble(envelope))
+}
+
+/// The health message as TickStockPL and seed 004 write it, every field under
+/// its own name and of its own JSON type, read without building a JSON tree.
+/// Anything else (an alias, a number sent as a string, an unknown field, a
+/// duplicate) fails here and goes to the tolerant [`decode`], which gives the
+/// same event for what both accept.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CanonicalMessage<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    health: CanonicalHealth<'a>,
+    #[serde(borrow)]
+    timestamp: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CanonicalHealth<'a> {
+    #[serde(borrow)]
+    status: Cow<'a, str>,
+    #[serde(borrow)]
+    session_id: Option<Cow<'a, str>>,
+    active_symbols: Option<i64>,
+    ticks_per_second: Option<f64>,
+    patterns_detected: Option<i64>,
+    indicators_calculated: Option<i64>,
+    cpu_percent: Option<f64>,
+    memory_usage_mb: Option<f64>,
+    errors_count: Option<i64>,
+    uptime_seconds: Option<f64>,
+    #[serde(borrow)]
+    connection_status: Option<Cow<'a, str>>,
+    data_flow: Option<CanonicalFlow>,
+    resource_usage: Option<CanonicalUsage>,
+    issues: Option<Vec<Value>>,
+    #[serde(borrow)]
+    timestamp: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct CanonicalFlow {
+    ticks_per_second: Option<f64>,
+    bars_per_minute: Option<f64>,
+    processing_lag_ms: Option<f64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct CanonicalUsage {
+    cpu_percent: Option<f64>,
+    memory_mb: Option<f64>,
+    threads_active: Option<i64>,
+}
+
+/// A canonical health message, or `None` for anything else (the tolerant
+/// path then decides).
+pub(super) fn decode_canonical(message: &[u8], received_at: DateTime<Utc>) -> Option<Health> {
+    let CanonicalMessage {
+        kind,
+        health: h,
+        timestamp,
+    } = serde_json::from_slice(message).ok()?;
+    // Another known `type` is decoded as that kind, by the tolerant path.
+    if kind.is_some_and(|k| Kind::from_type(&k).is_some_and(|k| k != Kind::Health)) {
+        return None;
+    }
+    let timestamp_of = |t: Option<Cow<str>>| match t {
+        None => Some(None),
+        Some(t) => fields::parse_timestamp_text(&t).map(Some),
+    };
+    let envelope = Envelope {
+        timestamp: timestamp_of(timestamp)?,
+        received_at,
+    };
+    let text = |t: Option<Cow<str>>| t.and_then(|t| fields::text(t.into_owned()));
+    let flow = h.data_flow.unwrap_or_default();
+    let usage = h.resource_usage.unwrap_or_default();
+    let parts = Parts {
+        session_id: text(h.session_id),
+        status: text(Some(h.status))?,
+        active_symbols: h.active_symbols,
+        ticks_per_second: h.ticks_per_second,
+        patterns_detected: h.patterns_detected,
+        indicators_calculated: h.indicators_calculated,
+        cpu_percent: h.cpu_percent,
+        memory_usage_mb: h.memory_usage_mb,
+        errors_count: h.errors_count,
+        uptime_seconds: h.uptime_seconds,
+        connection_status: text(h.connection_status),
+        data_flow: DataFlow {
+            ticks_per_second: flow.ticks_per_second,
+            bars_per_minute: flow.bars_per_minute,
+            processing_lag_ms: flow.processing_lag_ms,
+            extra: Object::new(),
+        },
+        resource_usage: ResourceUsage {
+            cpu_percent: usage.cpu_percent,
+            memory_mb: usage.memory_mb,
+            threads_active: usage.threads_active,
+            extra: Object::new(),
+        },
+        issues: h.issues.unwrap_or_default(),
+        timestamp: timestamp_of(h.timestamp)?,
+        extra: Object::new(),
+    };
+    Some(parts.assemble(&envelope))
 }

@@ -360,3 +360,172 @@ proptest! {
         prop_assert!((i.value.unwrap_or(f64::NAN) - value).abs() <= value.abs() * 1e-12);
     }
 }
+
+/// Health messages near the canonical shapes: every field under its own name
+/// or an alias, with a value of the right JSON type or a look-alike.
+fn health_message() -> impl Strategy<Value = String> {
+    fn pick(values: Vec<Value>) -> impl Strategy<Value = Value> {
+        prop::sample::select(values)
+    }
+    let text = || {
+        pick(vec![
+            json!("healthy"),
+            json!(" warning "),
+            json!(""),
+            json!("a\"b"),
+            json!(5),
+            Value::Null,
+        ])
+    };
+    let integer = || {
+        pick(vec![
+            json!(60),
+            json!(-3),
+            json!(60.0),
+            json!("60"),
+            json!(u64::MAX),
+            Value::Null,
+        ])
+    };
+    let float = || {
+        pick(vec![
+            json!(15.2),
+            json!(15),
+            json!("15.2"),
+            json!(true),
+            Value::Null,
+        ])
+    };
+    let stamp = || {
+        pick(vec![
+            json!("2025-10-05T10:15:00.000Z"),
+            json!("2025-10-05T10:15:00"),
+            json!(""),
+            json!(1759656600),
+            Value::Null,
+        ])
+    };
+    let group = |names: Vec<&'static str>, value: BoxedStrategy<Value>| {
+        prop::collection::vec((prop::sample::select(names), value), 0..4).prop_map(|entries| {
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v))
+                    .collect(),
+            )
+        })
+    };
+    let flow = group(
+        vec![
+            "ticks_per_second",
+            "bars_per_minute",
+            "processing_lag_ms",
+            "extra",
+        ],
+        float().boxed(),
+    );
+    let usage = group(
+        vec![
+            "cpu_percent",
+            "memory_mb",
+            "memory_usage_mb",
+            "threads_active",
+        ],
+        prop_oneof![float(), integer()].boxed(),
+    );
+    let fields = (
+        prop::collection::vec(
+            (
+                prop::sample::select(vec![
+                    "status",
+                    "session_id",
+                    "connection_status",
+                    "active_symbols",
+                    "patterns_detected",
+                    "indicators_calculated",
+                    "errors_count",
+                    "ticks_per_second",
+                    "cpu_percent",
+                    "memory_usage_mb",
+                    "memory_mb",
+                    "uptime_seconds",
+                    "timestamp",
+                    "issues",
+                    "region",
+                ]),
+                prop_oneof![
+                    text(),
+                    integer(),
+                    float(),
+                    stamp(),
+                    pick(vec![json!([]), json!(["feed lag"]), json!("one")])
+                ],
+            ),
+            0..12,
+        ),
+        prop::option::of(flow),
+        prop::option::of(usage),
+    );
+    let kind = pick(vec![
+        json!("streaming_health"),
+        json!("streaming_pattern"),
+        json!("other"),
+        json!(7),
+        Value::Null,
+    ]);
+    (
+        fields,
+        prop::option::of(kind),
+        prop::option::of(stamp()),
+        any::<bool>(),
+    )
+        .prop_map(|((entries, flow, usage), kind, stamp, status_first)| {
+            let mut health: Vec<String> = Vec::new();
+            if status_first {
+                health.push(r#""status":"healthy""#.into());
+            }
+            for (name, value) in entries {
+                health.push(format!("{}:{value}", json!(name)));
+            }
+            for (name, group) in [("data_flow", flow), ("resource_usage", usage)] {
+                if let Some(group) = group {
+                    health.push(format!(r#""{name}":{group}"#));
+                }
+            }
+            // Written by hand so that duplicate keys reach the decoders.
+            let mut top = vec![format!(r#""health":{{{}}}"#, health.join(","))];
+            top.extend(kind.map(|k| format!(r#""type":{k}"#)));
+            top.extend(stamp.map(|t| format!(r#""timestamp":{t}"#)));
+            format!("{{{}}}", top.join(","))
+        })
+}
+
+#[test]
+fn canonical_health_in_both_shapes_takes_the_typed_path() {
+    for message in [
+        r#"{"type":"streaming_health","health":{"session_id":"df4f5558-c1d6-496f-9b43-6849a55838aa","status":"healthy","active_symbols":60,"ticks_per_second":15.2,"patterns_detected":5,"indicators_calculated":150,"timestamp":"2025-10-07T17:35:00.000Z"},"timestamp":"2025-10-07T17:35:00.000Z"}"#,
+        r#"{"type":"streaming_health","health":{"status":"healthy","timestamp":"2025-10-05T10:15:00.000Z","active_symbols":485,"connection_status":"connected","data_flow":{"ticks_per_second":125.3,"bars_per_minute":480,"processing_lag_ms":45},"resource_usage":{"cpu_percent":35.2,"memory_mb":512,"threads_active":8},"issues":[]}}"#,
+    ] {
+        let typed = health::decode_canonical(message.as_bytes(), now()).map(Event::Health);
+        assert!(typed.is_some(), "{message}");
+        assert_eq!(
+            typed.ok_or(DecodeError::NotObject),
+            decode_tolerant(Channel::Health, message.as_bytes(), now())
+        );
+    }
+    let alias = r#"{"health":{"status":"healthy","memory_mb":512}}"#;
+    assert!(health::decode_canonical(alias.as_bytes(), now()).is_none());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(5_000))]
+
+    #[test]
+    fn the_typed_health_path_agrees_with_the_tolerant_one(message in health_message()) {
+        prop_assert_eq!(
+            decode(Channel::Health, message.as_bytes(), now()),
+            decode_tolerant(Channel::Health, message.as_bytes(), now()),
+            "{}", message
+        );
+    }
+}
