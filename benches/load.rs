@@ -356,83 +356,262 @@ async fn fan_out_client(
     end
 }
 
-async fn fan_out(server: &Server, rate: u64, clients: usize, seconds: u64) {
-    let total = rate * seconds;
-    let ready = Arc::new(AtomicU64::new(0));
-    let url = format!("{}/streaming/ws", server.base.replace("http://", "ws://"));
-    let mut tasks = Vec::with_capacity(clients);
-    for _ in 0..clients {
-        tasks.push(tokio::spawn(fan_out_client(
-            url.clone(),
-            server.token.clone(),
-            total,
-            ready.clone(),
-            Duration::from_secs(10),
-        )));
-        // Connections at a sane pace, not a SYN flood.
-        if tasks.len() % 50 == 0 {
-            tokio::task::yield_now().await;
-        }
-    }
-    wait_until("every client's snapshot", Duration::from_secs(60), || {
-        let ready = ready.clone();
-        async move { ready.load(Ordering::Relaxed) as usize >= clients }
-    })
-    .await;
+/// What `clients` measuring clients of `url` received while `publish` sent
+/// `total` events, each carrying its send time.
+struct FanOut {
+    histogram: Histogram,
+    received: u64,
+    expected: u64,
+    closed: usize,
+    /// Events per second achieved by the publisher.
+    published: f64,
+}
 
-    let cpu_before = server.cpu_seconds();
-    let client = redis::Client::open(server.redis_url()).expect("redis url");
-    // An overloaded machine answers slowly; the publisher waits rather than fails.
-    let config = redis::AsyncConnectionConfig::new().set_response_timeout(None);
-    let mut conn = client
-        .get_multiplexed_async_connection_with_config(&config)
-        .await
-        .expect("redis");
-    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+impl FanOut {
+    async fn measure(
+        url: &str,
+        token: &str,
+        clients: usize,
+        total: u64,
+        publish: impl Future<Output = ()>,
+    ) -> Self {
+        let ready = Arc::new(AtomicU64::new(0));
+        let mut tasks = Vec::with_capacity(clients);
+        for _ in 0..clients {
+            tasks.push(tokio::spawn(fan_out_client(
+                url.to_owned(),
+                token.to_owned(),
+                total,
+                ready.clone(),
+                Duration::from_secs(10),
+            )));
+            // Connections at a sane pace, not a SYN flood.
+            if tasks.len() % 50 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+        wait_until(
+            "every client's first message",
+            Duration::from_secs(60),
+            || {
+                let ready = ready.clone();
+                async move { ready.load(Ordering::Relaxed) as usize >= clients }
+            },
+        )
+        .await;
+        let start = Instant::now();
+        publish.await;
+        let published = total as f64 / start.elapsed().as_secs_f64();
+        let mut run = Self {
+            histogram: Histogram::new(),
+            received: 0,
+            expected: total * clients as u64,
+            closed: 0,
+            published,
+        };
+        for task in tasks {
+            let end = task.await.expect("client");
+            run.histogram.merge(&end.histogram);
+            run.received += end.received;
+            run.closed += usize::from(end.closed_by_server);
+        }
+        run
+    }
+
+    fn report(&self, what: &str, rate: u64, clients: usize, extra: &str) {
+        println!(
+            "{what} {rate:>6}/s x {clients:>4} clients ({:.0}/s published): p50 {:.2} ms  p95 {:.2} ms  p99 {:.2} ms  received {}/{} ({} lost), {} closed by the server{extra}",
+            self.published,
+            self.histogram.quantile_ms(0.50),
+            self.histogram.quantile_ms(0.95),
+            self.histogram.quantile_ms(0.99),
+            self.received,
+            self.expected,
+            self.expected - self.received.min(self.expected),
+            self.closed,
+        );
+    }
+}
+
+/// Sends `total` events at `rate` per second: every millisecond, `send` gets
+/// the numbers of the events now due.
+async fn pace<F, Fut>(rate: u64, total: u64, mut send: F)
+where
+    F: FnMut(std::ops::Range<u64>) -> Fut,
+    Fut: Future<Output = ()>,
+{
     let start = Instant::now();
     let mut ticker = tokio::time::interval(Duration::from_millis(1));
     let mut sent = 0u64;
     while sent < total {
         ticker.tick().await;
-        let due = ((start.elapsed().as_secs_f64() / interval.as_secs_f64()) as u64 + 1).min(total);
-        if sent >= due {
-            continue;
+        let due = ((start.elapsed().as_secs_f64() * rate as f64) as u64 + 1).min(total);
+        if sent < due {
+            send(sent..due).await;
+            sent = due;
         }
-        let mut pipe = redis::pipe();
-        while sent < due {
-            let event = format!(
-                r#"{{"type":"streaming_indicator","calculation":{{"symbol":"S{}","indicator":"RSI","value":{}.5,"timestamp":"2025-10-05T10:15:00Z","sent_us":{}}}}}"#,
-                sent % 500,
-                sent % 100,
-                now_micros()
-            );
-            pipe.cmd("PUBLISH")
-                .arg("tickstock:indicators:streaming")
-                .arg(event)
-                .ignore();
-            sent += 1;
-        }
-        pipe.exec_async(&mut conn).await.expect("PUBLISH");
     }
-    let achieved = total as f64 / start.elapsed().as_secs_f64();
+}
 
-    let mut histogram = Histogram::new();
-    let (mut received, mut closed) = (0u64, 0usize);
-    for task in tasks {
-        let end = task.await.expect("client");
-        histogram.merge(&end.histogram);
-        received += end.received;
-        closed += usize::from(end.closed_by_server);
-    }
-    let expected = total * clients as u64;
-    let server_cpu = (server.cpu_seconds() - cpu_before) / start.elapsed().as_secs_f64() * 100.0;
-    println!(
-        "fanout {rate:>6}/s x {clients:>4} clients ({achieved:.0}/s published): p50 {:.2} ms  p95 {:.2} ms  p99 {:.2} ms  received {received}/{expected} ({} lost), {closed} closed by the server, server CPU {server_cpu:.0}%",
-        histogram.quantile_ms(0.50),
-        histogram.quantile_ms(0.95),
-        histogram.quantile_ms(0.99),
-        expected - received.min(expected),
+/// An indicator as TickStock pushes it (`data` of a `streaming_indicator`),
+/// sent now.
+fn indicator_data(n: u64) -> String {
+    format!(
+        r#"{{"symbol":"S{}","indicator":"RSI","value":{}.5,"timestamp":"2025-10-05T10:15:00.000Z","metadata":{{}},"sent_us":{}}}"#,
+        n % 500,
+        n % 100,
+        now_micros()
+    )
+}
+
+async fn fan_out(server: &Server, rate: u64, clients: usize, seconds: u64) {
+    let total = rate * seconds;
+    let url = format!("{}/streaming/ws", server.base.replace("http://", "ws://"));
+    let client = redis::Client::open(server.redis_url()).expect("redis url");
+    // An overloaded machine answers slowly; the publisher waits rather than fails.
+    let config = redis::AsyncConnectionConfig::new().set_response_timeout(None);
+    let conn = client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+        .expect("redis");
+    let cpu_before = std::cell::Cell::new(0.0);
+    let started = std::cell::Cell::new(Instant::now());
+    let publish = async {
+        cpu_before.set(server.cpu_seconds());
+        started.set(Instant::now());
+        pace(rate, total, |due| {
+            let mut conn = conn.clone();
+            let mut pipe = redis::pipe();
+            for n in due {
+                let calculation = indicator_data(n);
+                pipe.cmd("PUBLISH")
+                    .arg("tickstock:indicators:streaming")
+                    .arg(format!(
+                        r#"{{"type":"streaming_indicator","calculation":{calculation}}}"#
+                    ))
+                    .ignore();
+            }
+            async move { pipe.exec_async(&mut conn).await.expect("PUBLISH") }
+        })
+        .await;
+    };
+    let run = FanOut::measure(&url, &server.token, clients, total, publish).await;
+    let server_cpu =
+        (server.cpu_seconds() - cpu_before.get()) / started.get().elapsed().as_secs_f64() * 100.0;
+    run.report(
+        "fanout",
+        rate,
+        clients,
+        &format!(", server CPU {server_cpu:.0}%"),
     );
+}
+
+/// The floor of WebSocket fan-out on this machine, measured with the same
+/// clients in the same run: a minimal broadcast server (tokio-websockets, on
+/// a runtime of two threads of its own) that sends the same messages, batched
+/// in the same 10 ms window, with no Redis, no decoding and no login.
+struct Baseline {
+    url: String,
+    events: tokio::sync::mpsc::UnboundedSender<String>,
+}
+
+impl Baseline {
+    fn start() -> Self {
+        let (events, incoming) = tokio::sync::mpsc::unbounded_channel();
+        let (bound, address) = std::sync::mpsc::channel();
+        // Runs until the bench process ends.
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a runtime for the baseline");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind");
+                bound
+                    .send(listener.local_addr().expect("address"))
+                    .expect("report the address");
+                let frames = tokio::sync::broadcast::channel(1_024).0;
+                tokio::spawn(Self::batch(incoming, frames.clone()));
+                while let Ok((stream, _)) = listener.accept().await {
+                    let _ = stream.set_nodelay(true);
+                    tokio::spawn(Self::serve(stream, frames.subscribe()));
+                }
+            });
+        });
+        let address = address.recv().expect("the baseline's address");
+        Self {
+            url: format!("ws://{address}/"),
+            events,
+        }
+    }
+
+    /// Every 10 ms, whatever arrived, numbered, as one frame.
+    async fn batch(
+        mut incoming: tokio::sync::mpsc::UnboundedReceiver<String>,
+        frames: tokio::sync::broadcast::Sender<bytes::Bytes>,
+    ) {
+        let mut window = tokio::time::interval(Duration::from_millis(10));
+        let mut seq = 0u64;
+        let mut messages = Vec::new();
+        loop {
+            window.tick().await;
+            while let Ok(data) = incoming.try_recv() {
+                seq += 1;
+                messages.push(format!(
+                    r#"{{"seq":{seq},"event":"streaming_indicator","data":{data}}}"#
+                ));
+            }
+            if !messages.is_empty() {
+                let _ = frames.send(format!("[{}]", messages.join(",")).into());
+                messages.clear();
+            }
+        }
+    }
+
+    async fn serve(
+        stream: tokio::net::TcpStream,
+        mut frames: tokio::sync::broadcast::Receiver<bytes::Bytes>,
+    ) {
+        use futures_util::SinkExt;
+        use tokio_websockets::Message;
+        let Ok((_, mut socket)) = tokio_websockets::ServerBuilder::new().accept(stream).await
+        else {
+            return;
+        };
+        // The clients take their first message for a snapshot.
+        if socket.send(Message::text("{}")).await.is_err() {
+            return;
+        }
+        while let Ok(frame) = frames.recv().await {
+            let mut batch = vec![frame];
+            while let Ok(frame) = frames.try_recv() {
+                batch.push(frame);
+            }
+            for frame in batch {
+                if socket.feed(Message::text(frame)).await.is_err() {
+                    return;
+                }
+            }
+            if socket.flush().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    async fn fan_out(&self, rate: u64, clients: usize, seconds: u64) {
+        let total = rate * seconds;
+        let publish = pace(rate, total, |due| {
+            for n in due {
+                let _ = self.events.send(indicator_data(n));
+            }
+            std::future::ready(())
+        });
+        let run = FanOut::measure(&self.url, "", clients, total, publish).await;
+        run.report("baseline", rate, clients, "");
+    }
 }
 
 // --- memory ----------------------------------------------------------------------
@@ -485,23 +664,26 @@ async fn main() {
         api(&server, if benching { 10 } else { 1 }).await;
     }
     if wants("fanout") {
+        let baseline = Baseline::start();
         if benching {
             let counts = if client_counts.is_empty() {
                 vec![1, 100, 1_000]
             } else {
                 client_counts
             };
+            let rates = if rates.is_empty() {
+                vec![1_000, 5_000, 10_000]
+            } else {
+                rates
+            };
             for clients in counts {
-                let rates = if rates.is_empty() {
-                    vec![1_000, 5_000, 10_000]
-                } else {
-                    rates.clone()
-                };
-                for rate in rates {
+                for &rate in &rates {
+                    baseline.fan_out(rate, clients, 5).await;
                     fan_out(&server, rate, clients, 5).await;
                 }
             }
         } else {
+            baseline.fan_out(100, 2, 1).await;
             fan_out(&server, 100, 2, 1).await;
         }
     }
