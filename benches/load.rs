@@ -98,22 +98,7 @@ impl Server {
 
     /// CPU seconds the server process has used (user + system).
     fn cpu_seconds(&self) -> f64 {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
-        // Fields 14 and 15 (utime, stime) in clock ticks, after the parenthesised name.
-        let fields: Vec<&str> = stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .split_whitespace()
-            .collect();
-        let ticks = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or(f64::NAN)
-        };
-        (ticks(11) + ticks(12)) / 100.0
+        cpu_seconds(&format!("/proc/{}/stat", self.child.id()))
     }
 
     /// Resident set size of the server process, in MiB.
@@ -152,6 +137,25 @@ impl Drop for Server {
         })
         .join();
     }
+}
+
+/// CPU seconds (user + system) from a `/proc/.../stat` file: fields 14 and
+/// 15, in clock ticks, after the parenthesised name.
+fn cpu_seconds(stat: &str) -> f64 {
+    let stat = std::fs::read_to_string(stat).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 // --- api ------------------------------------------------------------------------
@@ -513,16 +517,35 @@ async fn fan_out(server: &Server, rate: u64, clients: usize, seconds: u64) {
 struct Baseline {
     url: String,
     events: tokio::sync::mpsc::UnboundedSender<String>,
+    /// The baseline server's threads, for its CPU time.
+    threads: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+/// The id of the calling thread, from `/proc/thread-self/stat`.
+fn thread_id() -> String {
+    std::fs::read_to_string("/proc/thread-self/stat")
+        .unwrap_or_default()
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 impl Baseline {
     fn start() -> Self {
         let (events, incoming) = tokio::sync::mpsc::unbounded_channel();
         let (bound, address) = std::sync::mpsc::channel();
+        let threads = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = threads.clone();
         // Runs until the bench process ends.
         std::thread::spawn(move || {
+            let record_worker = record.clone();
+            record.lock().expect("thread list").push(thread_id());
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
+                .on_thread_start(move || {
+                    record_worker.lock().expect("thread list").push(thread_id())
+                })
                 .enable_all()
                 .build()
                 .expect("a runtime for the baseline");
@@ -545,7 +568,16 @@ impl Baseline {
         Self {
             url: format!("ws://{address}/"),
             events,
+            threads,
         }
+    }
+
+    fn cpu_seconds(&self) -> f64 {
+        let threads = self.threads.lock().expect("thread list").clone();
+        threads
+            .iter()
+            .map(|tid| cpu_seconds(&format!("/proc/self/task/{tid}/stat")))
+            .sum()
     }
 
     /// Every 10 ms, whatever arrived, numbered, as one frame.
@@ -603,14 +635,28 @@ impl Baseline {
 
     async fn fan_out(&self, rate: u64, clients: usize, seconds: u64) {
         let total = rate * seconds;
-        let publish = pace(rate, total, |due| {
-            for n in due {
-                let _ = self.events.send(indicator_data(n));
-            }
-            std::future::ready(())
-        });
+        let cpu_before = std::cell::Cell::new(0.0);
+        let started = std::cell::Cell::new(Instant::now());
+        let publish = async {
+            cpu_before.set(self.cpu_seconds());
+            started.set(Instant::now());
+            pace(rate, total, |due| {
+                for n in due {
+                    let _ = self.events.send(indicator_data(n));
+                }
+                std::future::ready(())
+            })
+            .await;
+        };
         let run = FanOut::measure(&self.url, "", clients, total, publish).await;
-        run.report("baseline", rate, clients, "");
+        let cpu =
+            (self.cpu_seconds() - cpu_before.get()) / started.get().elapsed().as_secs_f64() * 100.0;
+        run.report(
+            "baseline",
+            rate,
+            clients,
+            &format!(", server CPU {cpu:.0}%"),
+        );
     }
 }
 
