@@ -361,7 +361,7 @@ async fn fan_out_client(
 }
 
 /// What `clients` measuring clients of `url` received while `publish` sent
-/// `total` events, each carrying its send time.
+/// `total` events, each carrying its send time, and the server's CPU.
 struct FanOut {
     histogram: Histogram,
     received: u64,
@@ -369,6 +369,8 @@ struct FanOut {
     closed: usize,
     /// Events per second achieved by the publisher.
     published: f64,
+    /// Percent of one core, from publishing until every client was done.
+    server_cpu: f64,
 }
 
 impl FanOut {
@@ -378,6 +380,7 @@ impl FanOut {
         clients: usize,
         total: u64,
         publish: impl Future<Output = ()>,
+        server_cpu_seconds: impl Fn() -> f64,
     ) -> Self {
         let ready = Arc::new(AtomicU64::new(0));
         let mut tasks = Vec::with_capacity(clients);
@@ -403,6 +406,7 @@ impl FanOut {
             },
         )
         .await;
+        let cpu_before = server_cpu_seconds();
         let start = Instant::now();
         publish.await;
         let published = total as f64 / start.elapsed().as_secs_f64();
@@ -412,6 +416,7 @@ impl FanOut {
             expected: total * clients as u64,
             closed: 0,
             published,
+            server_cpu: 0.0,
         };
         for task in tasks {
             let end = task.await.expect("client");
@@ -419,12 +424,14 @@ impl FanOut {
             run.received += end.received;
             run.closed += usize::from(end.closed_by_server);
         }
+        run.server_cpu =
+            (server_cpu_seconds() - cpu_before) / start.elapsed().as_secs_f64() * 100.0;
         run
     }
 
-    fn report(&self, what: &str, rate: u64, clients: usize, extra: &str) {
+    fn report(&self, what: &str, rate: u64, clients: usize) {
         println!(
-            "{what} {rate:>6}/s x {clients:>4} clients ({:.0}/s published): p50 {:.2} ms  p95 {:.2} ms  p99 {:.2} ms  received {}/{} ({} lost), {} closed by the server{extra}",
+            "{what} {rate:>6}/s x {clients:>4} clients ({:.0}/s published): p50 {:.2} ms  p95 {:.2} ms  p99 {:.2} ms  received {}/{} ({} lost), {} closed by the server, server CPU {:.0}%",
             self.published,
             self.histogram.quantile_ms(0.50),
             self.histogram.quantile_ms(0.95),
@@ -433,6 +440,7 @@ impl FanOut {
             self.expected,
             self.expected - self.received.min(self.expected),
             self.closed,
+            self.server_cpu,
         );
     }
 }
@@ -478,36 +486,25 @@ async fn fan_out(server: &Server, rate: u64, clients: usize, seconds: u64) {
         .get_multiplexed_async_connection_with_config(&config)
         .await
         .expect("redis");
-    let cpu_before = std::cell::Cell::new(0.0);
-    let started = std::cell::Cell::new(Instant::now());
-    let publish = async {
-        cpu_before.set(server.cpu_seconds());
-        started.set(Instant::now());
-        pace(rate, total, |due| {
-            let mut conn = conn.clone();
-            let mut pipe = redis::pipe();
-            for n in due {
-                let calculation = indicator_data(n);
-                pipe.cmd("PUBLISH")
-                    .arg("tickstock:indicators:streaming")
-                    .arg(format!(
-                        r#"{{"type":"streaming_indicator","calculation":{calculation}}}"#
-                    ))
-                    .ignore();
-            }
-            async move { pipe.exec_async(&mut conn).await.expect("PUBLISH") }
-        })
-        .await;
-    };
-    let run = FanOut::measure(&url, &server.token, clients, total, publish).await;
-    let server_cpu =
-        (server.cpu_seconds() - cpu_before.get()) / started.get().elapsed().as_secs_f64() * 100.0;
-    run.report(
-        "fanout",
-        rate,
-        clients,
-        &format!(", server CPU {server_cpu:.0}%"),
-    );
+    let publish = pace(rate, total, |due| {
+        let mut conn = conn.clone();
+        let mut pipe = redis::pipe();
+        for n in due {
+            let calculation = indicator_data(n);
+            pipe.cmd("PUBLISH")
+                .arg("tickstock:indicators:streaming")
+                .arg(format!(
+                    r#"{{"type":"streaming_indicator","calculation":{calculation}}}"#
+                ))
+                .ignore();
+        }
+        async move { pipe.exec_async(&mut conn).await.expect("PUBLISH") }
+    });
+    FanOut::measure(&url, &server.token, clients, total, publish, || {
+        server.cpu_seconds()
+    })
+    .await
+    .report("fanout", rate, clients);
 }
 
 /// The floor of WebSocket fan-out on this machine, measured with the same
@@ -635,28 +632,17 @@ impl Baseline {
 
     async fn fan_out(&self, rate: u64, clients: usize, seconds: u64) {
         let total = rate * seconds;
-        let cpu_before = std::cell::Cell::new(0.0);
-        let started = std::cell::Cell::new(Instant::now());
-        let publish = async {
-            cpu_before.set(self.cpu_seconds());
-            started.set(Instant::now());
-            pace(rate, total, |due| {
-                for n in due {
-                    let _ = self.events.send(indicator_data(n));
-                }
-                std::future::ready(())
-            })
-            .await;
-        };
-        let run = FanOut::measure(&self.url, "", clients, total, publish).await;
-        let cpu =
-            (self.cpu_seconds() - cpu_before.get()) / started.get().elapsed().as_secs_f64() * 100.0;
-        run.report(
-            "baseline",
-            rate,
-            clients,
-            &format!(", server CPU {cpu:.0}%"),
-        );
+        let publish = pace(rate, total, |due| {
+            for n in due {
+                let _ = self.events.send(indicator_data(n));
+            }
+            std::future::ready(())
+        });
+        FanOut::measure(&self.url, "", clients, total, publish, || {
+            self.cpu_seconds()
+        })
+        .await
+        .report("baseline", rate, clients);
     }
 }
 
