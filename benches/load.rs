@@ -289,6 +289,8 @@ fn now_micros() -> u64 {
 }
 
 const SENT_US: &[u8] = b"\"sent_us\":";
+/// How long a client waits for events after the last one was published.
+const GRACE: Duration = Duration::from_secs(10);
 
 struct ClientEnd {
     histogram: Histogram,
@@ -304,7 +306,7 @@ async fn fan_out_client(
     token: String,
     expected: u64,
     ready: Arc<AtomicU64>,
-    idle: Duration,
+    published_at: Arc<AtomicU64>,
 ) -> ClientEnd {
     let authorization = format!("Bearer {token}").parse().expect("header");
     let (mut socket, _) = tokio_websockets::ClientBuilder::new()
@@ -321,14 +323,20 @@ async fn fan_out_client(
         closed_by_server: false,
     };
     let mut announced = false;
+    // Events still missing this long after the last one was published are lost.
+    let given_up = || {
+        let published = published_at.load(Ordering::Relaxed);
+        published > 0 && now_micros() > published + GRACE.as_micros() as u64
+    };
     loop {
-        let message = match tokio::time::timeout(idle, socket.next()).await {
+        let message = match tokio::time::timeout(Duration::from_millis(200), socket.next()).await {
             Ok(Some(Ok(message))) => message,
             Ok(Some(Err(_))) | Ok(None) => {
                 end.closed_by_server = true;
                 break;
             }
-            Err(_) => break,
+            Err(_) if given_up() => break,
+            Err(_) => continue,
         };
         if message.is_close() {
             end.closed_by_server = true;
@@ -346,14 +354,19 @@ async fn fan_out_client(
         let now = now_micros();
         let bytes = text.as_bytes();
         for at in memchr::memmem::find_iter(bytes, SENT_US) {
-            let digits = bytes[at + SENT_US.len()..]
+            let (sent, digits) = bytes[at + SENT_US.len()..]
                 .iter()
-                .take_while(|b| b.is_ascii_digit());
-            let sent = digits.fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+                .take_while(|b| b.is_ascii_digit())
+                .fold((0u64, 0usize), |(n, count), d| {
+                    (n * 10 + u64::from(d - b'0'), count + 1)
+                });
+            if digits == 0 {
+                continue;
+            }
             end.histogram.record(now.saturating_sub(sent));
             end.received += 1;
         }
-        if end.received >= expected {
+        if end.received >= expected || given_up() {
             break;
         }
     }
@@ -383,6 +396,7 @@ impl FanOut {
         server_cpu_seconds: impl Fn() -> f64,
     ) -> Self {
         let ready = Arc::new(AtomicU64::new(0));
+        let published_at = Arc::new(AtomicU64::new(0));
         let mut tasks = Vec::with_capacity(clients);
         for _ in 0..clients {
             tasks.push(tokio::spawn(fan_out_client(
@@ -390,7 +404,7 @@ impl FanOut {
                 token.to_owned(),
                 total,
                 ready.clone(),
-                Duration::from_secs(10),
+                published_at.clone(),
             )));
             // Connections at a sane pace, not a SYN flood.
             if tasks.len() % 50 == 0 {
@@ -409,6 +423,7 @@ impl FanOut {
         let cpu_before = server_cpu_seconds();
         let start = Instant::now();
         publish.await;
+        published_at.store(now_micros(), Ordering::Relaxed);
         let published = total as f64 / start.elapsed().as_secs_f64();
         let mut run = Self {
             histogram: Histogram::new(),

@@ -47,6 +47,8 @@ pub struct Frame {
 #[derive(Debug, Default)]
 pub struct HubStats {
     pub clients: AtomicU64,
+    /// Clients closed with 4008: a whole ring behind, or a write (of the
+    /// catch-up, a frame or a ping) blocked for `SEND_TIMEOUT`.
     pub slow_disconnects: AtomicU64,
     /// Live-state changes the hub itself missed (clients were told to resync).
     pub missed_changes: AtomicU64,

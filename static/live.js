@@ -40,7 +40,12 @@ window.TickStockLive = (() => {
         } catch (error) {
           return;
         }
-        for (const message of Array.isArray(parsed) ? parsed : [parsed]) onMessage(message, socket);
+        for (const message of Array.isArray(parsed) ? parsed : [parsed]) {
+          // A message may close the socket (a resync); the rest of its frame
+          // is then stale: the reconnection brings a fresh snapshot.
+          if (socket.readyState !== WebSocket.OPEN) break;
+          onMessage(message, socket);
+        }
       });
       socket.addEventListener('close', async (event) => {
         const why = event.code === 4008 ? ' (too slow)' : '';

@@ -3,8 +3,6 @@
 //! `data_flow` / `resource_usage` groups). The decoded value carries every
 //! metric in both places, so readers of either shape find it.
 
-use std::borrow::Cow;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -170,22 +168,18 @@ pub fn decode(obj: Object, envelope: &Envelope) -> Result<Health, DecodeError> {
 /// same event for what both accept.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CanonicalMessage<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    health: CanonicalHealth<'a>,
-    #[serde(borrow)]
-    timestamp: Option<Cow<'a, str>>,
+struct CanonicalMessage {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    health: MapOnly<CanonicalHealth>,
+    timestamp: Option<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CanonicalHealth<'a> {
-    #[serde(borrow)]
-    status: Cow<'a, str>,
-    #[serde(borrow)]
-    session_id: Option<Cow<'a, str>>,
+struct CanonicalHealth {
+    status: String,
+    session_id: Option<String>,
     active_symbols: Option<i64>,
     ticks_per_second: Option<f64>,
     patterns_detected: Option<i64>,
@@ -194,13 +188,11 @@ struct CanonicalHealth<'a> {
     memory_usage_mb: Option<f64>,
     errors_count: Option<i64>,
     uptime_seconds: Option<f64>,
-    #[serde(borrow)]
-    connection_status: Option<Cow<'a, str>>,
-    data_flow: Option<CanonicalFlow>,
-    resource_usage: Option<CanonicalUsage>,
+    connection_status: Option<String>,
+    data_flow: Option<MapOnly<CanonicalFlow>>,
+    resource_usage: Option<MapOnly<CanonicalUsage>>,
     issues: Option<Vec<Value>>,
-    #[serde(borrow)]
-    timestamp: Option<Cow<'a, str>>,
+    timestamp: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -219,19 +211,41 @@ struct CanonicalUsage {
     threads_active: Option<i64>,
 }
 
+/// A struct read from a JSON object only. Derived `Deserialize` also takes a
+/// struct's fields from an array, in order; the tolerant decoder does not.
+struct MapOnly<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for MapOnly<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Fields<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        deserializer
+            .deserialize_map(Fields(std::marker::PhantomData))
+            .map(MapOnly)
+    }
+}
+
 /// A canonical health message, or `None` for anything else (the tolerant
 /// path then decides).
 pub(super) fn decode_canonical(message: &[u8], received_at: DateTime<Utc>) -> Option<Health> {
-    let CanonicalMessage {
+    let MapOnly(CanonicalMessage {
         kind,
-        health: h,
+        health: MapOnly(h),
         timestamp,
-    } = serde_json::from_slice(message).ok()?;
+    }) = serde_json::from_slice(message).ok()?;
     // Another known `type` is decoded as that kind, by the tolerant path.
     if kind.is_some_and(|k| Kind::from_type(&k).is_some_and(|k| k != Kind::Health)) {
         return None;
     }
-    let timestamp_of = |t: Option<Cow<str>>| match t {
+    let timestamp_of = |t: Option<String>| match t {
         None => Some(None),
         Some(t) => fields::parse_timestamp_text(&t).map(Some),
     };
@@ -239,12 +253,11 @@ pub(super) fn decode_canonical(message: &[u8], received_at: DateTime<Utc>) -> Op
         timestamp: timestamp_of(timestamp)?,
         received_at,
     };
-    let text = |t: Option<Cow<str>>| t.and_then(|t| fields::text(t.into_owned()));
-    let flow = h.data_flow.unwrap_or_default();
-    let usage = h.resource_usage.unwrap_or_default();
+    let flow = h.data_flow.map(|MapOnly(f)| f).unwrap_or_default();
+    let usage = h.resource_usage.map(|MapOnly(u)| u).unwrap_or_default();
     let parts = Parts {
-        session_id: text(h.session_id),
-        status: text(Some(h.status))?,
+        session_id: h.session_id.and_then(fields::text),
+        status: fields::text(h.status)?,
         active_symbols: h.active_symbols,
         ticks_per_second: h.ticks_per_second,
         patterns_detected: h.patterns_detected,
@@ -253,7 +266,7 @@ pub(super) fn decode_canonical(message: &[u8], received_at: DateTime<Utc>) -> Op
         memory_usage_mb: h.memory_usage_mb,
         errors_count: h.errors_count,
         uptime_seconds: h.uptime_seconds,
-        connection_status: text(h.connection_status),
+        connection_status: h.connection_status.and_then(fields::text),
         data_flow: DataFlow {
             ticks_per_second: flow.ticks_per_second,
             bars_per_minute: flow.bars_per_minute,

@@ -415,24 +415,31 @@ fn health_message() -> impl Strategy<Value = String> {
             )
         })
     };
-    let flow = group(
-        vec![
-            "ticks_per_second",
-            "bars_per_minute",
-            "processing_lag_ms",
-            "extra",
-        ],
-        float().boxed(),
-    );
-    let usage = group(
-        vec![
-            "cpu_percent",
-            "memory_mb",
-            "memory_usage_mb",
-            "threads_active",
-        ],
-        prop_oneof![float(), integer()].boxed(),
-    );
+    // Arrays too: a derived struct decoder would take its fields from one.
+    let flow = prop_oneof![
+        group(
+            vec![
+                "ticks_per_second",
+                "bars_per_minute",
+                "processing_lag_ms",
+                "extra"
+            ],
+            float().boxed(),
+        ),
+        Just(json!([1.5, 2, 3])),
+    ];
+    let usage = prop_oneof![
+        group(
+            vec![
+                "cpu_percent",
+                "memory_mb",
+                "memory_usage_mb",
+                "threads_active"
+            ],
+            prop_oneof![float(), integer()].boxed(),
+        ),
+        Just(json!([35.2, 512, 8])),
+    ];
     let fields = (
         prop::collection::vec(
             (
@@ -513,8 +520,24 @@ fn canonical_health_in_both_shapes_takes_the_typed_path() {
             decode_tolerant(Channel::Health, message.as_bytes(), now())
         );
     }
-    let alias = r#"{"health":{"status":"healthy","memory_mb":512}}"#;
-    assert!(health::decode_canonical(alias.as_bytes(), now()).is_none());
+    for refused in [
+        r#"{"health":{"status":"healthy","memory_mb":512}}"#,
+        // Objects only: not the fields of a struct in order, at any level.
+        r#"[null,{"status":"healthy"},null]"#,
+        r#"{"health":["healthy",null,null,null,null,null,null,null,null,null,null,null,null,null,null]}"#,
+        r#"{"health":{"status":"ok","data_flow":[1,2,3]}}"#,
+        r#"{"health":{"status":"ok","resource_usage":[35.2,512,8]}}"#,
+    ] {
+        assert!(
+            health::decode_canonical(refused.as_bytes(), now()).is_none(),
+            "{refused}"
+        );
+        assert_eq!(
+            decode(Channel::Health, refused.as_bytes(), now()),
+            decode_tolerant(Channel::Health, refused.as_bytes(), now()),
+            "{refused}"
+        );
+    }
 }
 
 proptest! {

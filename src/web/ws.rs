@@ -88,17 +88,22 @@ const SHUTTING_DOWN: Ending = Some((CLOSE_GOING_AWAY, "server shutting down"));
 const FELL_BEHIND: Ending = Some((CLOSE_SLOW_CONSUMER, "slow consumer: fell too far behind"));
 
 /// Writes `messages` with one flush, so frames that queued up while the
-/// client was busy leave in one system call.
+/// client was busy leave together. Each message (and the flush) gets
+/// `SEND_TIMEOUT` of its own: a slow client that is still reading is not
+/// taken for one that stopped.
 async fn send_all(
     socket: &mut WebSocket,
     messages: impl IntoIterator<Item = Message>,
 ) -> Result<(), Ending> {
-    let write = async {
-        for message in messages {
-            socket.feed(message).await?;
-        }
-        socket.flush().await
-    };
+    for message in messages {
+        within_send_timeout(socket.feed(message)).await?;
+    }
+    within_send_timeout(socket.flush()).await
+}
+
+async fn within_send_timeout(
+    write: impl Future<Output = Result<(), axum::Error>>,
+) -> Result<(), Ending> {
     match tokio::time::timeout(SEND_TIMEOUT, write).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(_)) => Err(None),
@@ -183,13 +188,18 @@ async fn run(
             _ = &mut shutdown => return Err(SHUTTING_DOWN),
             frame = frames.recv() => {
                 batch.push(received(frame)?);
-                // Whatever else is already waiting goes in the same write.
+                // Whatever else is already waiting goes in the same write;
+                // what was taken is still sent when the hub has gone.
+                let mut hub_gone = false;
                 while batch.len() < MAX_FRAMES_PER_WRITE {
                     match frames.try_recv() {
                         Ok(frame) => batch.push(frame),
                         Err(TryRecvError::Empty) => break,
                         Err(TryRecvError::Lagged(_)) => return Err(FELL_BEHIND),
-                        Err(TryRecvError::Closed) => return Err(SHUTTING_DOWN),
+                        Err(TryRecvError::Closed) => {
+                            hub_gone = true;
+                            break;
+                        }
                     }
                 }
                 // Frames a resume already delivered are skipped.
@@ -199,6 +209,9 @@ async fn run(
                 }
                 let texts = batch.drain(..).map(|frame| Message::Text(frame.text.clone()));
                 send_all(socket, texts).await?;
+                if hub_gone {
+                    return Err(SHUTTING_DOWN);
+                }
             },
             frame = next_inspection(&mut inspection) => {
                 send_all(socket, [Message::Text(received(frame)?)]).await?;
