@@ -188,18 +188,14 @@ async fn run(
             _ = &mut shutdown => return Err(SHUTTING_DOWN),
             frame = frames.recv() => {
                 batch.push(received(frame)?);
-                // Whatever else is already waiting goes in the same write;
-                // what was taken is still sent when the hub has gone.
-                let mut hub_gone = false;
+                // Whatever else is already waiting goes in the same write.
+                // A closed ring still gets what was taken sent: the next
+                // `recv` reports the close.
                 while batch.len() < MAX_FRAMES_PER_WRITE {
                     match frames.try_recv() {
                         Ok(frame) => batch.push(frame),
-                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Empty | TryRecvError::Closed) => break,
                         Err(TryRecvError::Lagged(_)) => return Err(FELL_BEHIND),
-                        Err(TryRecvError::Closed) => {
-                            hub_gone = true;
-                            break;
-                        }
                     }
                 }
                 // Frames a resume already delivered are skipped.
@@ -209,9 +205,6 @@ async fn run(
                 }
                 let texts = batch.drain(..).map(|frame| Message::Text(frame.text.clone()));
                 send_all(socket, texts).await?;
-                if hub_gone {
-                    return Err(SHUTTING_DOWN);
-                }
             },
             frame = next_inspection(&mut inspection) => {
                 send_all(socket, [Message::Text(received(frame)?)]).await?;
