@@ -5,8 +5,10 @@
 //! bounded queue that never waits: when `MAX_HELD_ROWS` are already held (the
 //! database is away or slow) the new record is dropped and counted. A writer
 //! task flushes `BATCH_ROWS` at a time, or `FLUSH_INTERVAL` after the first
-//! record of a batch; a batch that cannot be written is retried, with
-//! backoff, until the database is back.
+//! record of a batch. A batch that cannot be written for want of a database
+//! is retried, with backoff, until the database is back; one the database
+//! refuses as data is split until each refused record is alone, and those
+//! are rejected (counted and logged), so no record stops the others.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -40,6 +42,10 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Retries of a failed batch wait up to this long, with jitter.
 const RETRY_BASE: Duration = Duration::from_millis(250);
 const RETRY_CAP: Duration = Duration::from_secs(5);
+/// Rejected records are logged at most this often.
+const REJECTION_LOG_INTERVAL: Duration = Duration::from_secs(10);
+/// Rows pending and nothing written for this long: the recorder is not ready.
+pub const STALLED_AFTER: Duration = Duration::from_secs(30);
 /// At shutdown what is held gets this long to be written.
 const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
 /// A session still open in the history restores the live session at start-up
@@ -63,6 +69,8 @@ pub struct RecorderStats {
     rejected: AtomicU64,
     retrying: AtomicBool,
     last_error: Mutex<Option<(String, DateTime<Utc>)>>,
+    /// The last write, or the end of the last idle wait.
+    progressed_at: Mutex<Instant>,
 }
 
 impl Recorder {
@@ -75,6 +83,10 @@ impl Recorder {
             records: receiver,
             stats: stats.clone(),
             shutdown: shutdown.clone(),
+            rejections: RejectionLog {
+                last: None,
+                unlogged: 0,
+            },
         };
         tasks.spawn(writer.run());
         Self {
@@ -132,17 +144,26 @@ struct Writer {
     records: mpsc::Receiver<Record>,
     stats: Arc<RecorderStats>,
     shutdown: CancellationToken,
+    rejections: RejectionLog,
+}
+
+/// How a write that fails for want of a database is handled.
+#[derive(Clone, Copy)]
+enum Retry {
+    /// Again, with backoff, until it is written or TickStock stops.
+    UntilShutdown,
+    /// Not: at shutdown what is held gets until then.
+    Never { deadline: Instant },
 }
 
 impl Writer {
     async fn run(mut self) {
         let mut records = Vec::with_capacity(BATCH_ROWS);
         while self.collect(&mut records).await {
-            let batch = Batch::new(&records);
-            if !self.write_until_done(&batch).await {
+            let Some(rejected) = self.write(&records, Retry::UntilShutdown).await else {
                 break;
-            }
-            self.stats.flushed(records.len(), batch.rejected);
+            };
+            self.stats.flushed(records.len(), rejected);
             records.clear();
         }
         self.flush_on_shutdown(records).await;
@@ -160,6 +181,8 @@ impl Writer {
                 }
             }
         }
+        // Idle until now: a stall is counted from here.
+        self.stats.progressed();
         let deadline = Instant::now() + FLUSH_INTERVAL;
         while records.len() < BATCH_ROWS {
             let room = BATCH_ROWS - records.len();
@@ -177,40 +200,88 @@ impl Writer {
         true
     }
 
-    /// Writes `batch`, retrying until it is written (true) or shutdown (false).
-    async fn write_until_done(&self, batch: &Batch) -> bool {
+    /// Writes `records` and returns how many were rejected, or None when it
+    /// gave up (shutdown). A part the database refuses as data (see
+    /// `StoreError::is_data_error`) is split in halves until each refused
+    /// record is alone; those are rejected, every other row is written.
+    async fn write(&mut self, records: &[Record], retry: Retry) -> Option<u64> {
+        let mut rejected = 0;
+        // Parts still to write, the next one last.
+        let mut parts = vec![records];
+        while let Some(part) = parts.pop() {
+            let batch = Batch::new(part);
+            match self.write_batch(&batch, retry).await? {
+                Ok(()) => {
+                    for rejection in &batch.rejected {
+                        self.rejections.log(rejection.table, &rejection.reason);
+                    }
+                    rejected += batch.rejected.len() as u64;
+                }
+                Err(_) if part.len() > 1 => {
+                    let (first, second) = part.split_at(part.len() / 2);
+                    parts.push(second);
+                    parts.push(first);
+                }
+                Err(refused) => {
+                    let table = part.first().map_or("history", Record::table);
+                    self.rejections.log(table, &refused);
+                    rejected += 1;
+                }
+            }
+        }
+        Some(rejected)
+    }
+
+    /// Writes `batch`: Ok, Err with the database's reason when it refuses the
+    /// data, None when it gave up (shutdown).
+    async fn write_batch(&self, batch: &Batch, retry: Retry) -> Option<Result<(), String>> {
+        if batch.is_empty() {
+            return Some(Ok(()));
+        }
         let mut backoff = Backoff::new(RETRY_BASE, RETRY_CAP);
         let mut failures = 0u64;
         let dropped_before = self.stats.dropped();
         loop {
-            let attempt = tokio::time::timeout(WRITE_TIMEOUT, self.store.write_history(batch));
-            let error = tokio::select! {
-                biased;
-                () = self.shutdown.cancelled() => return false,
-                result = attempt => match result {
-                    Ok(Ok(())) => None,
-                    Ok(Err(error)) => Some(error.to_string()),
-                    Err(_) => Some(format!("no answer within {WRITE_TIMEOUT:?}")),
+            let deadline = match retry {
+                Retry::UntilShutdown => Instant::now() + WRITE_TIMEOUT,
+                Retry::Never { deadline } => deadline,
+            };
+            let attempt = tokio::time::timeout_at(deadline, self.store.write_history(batch));
+            let result = match retry {
+                Retry::UntilShutdown => tokio::select! {
+                    biased;
+                    () = self.shutdown.cancelled() => return None,
+                    result = attempt => result,
                 },
+                Retry::Never { .. } => attempt.await,
             };
-            let Some(error) = error else {
-                if failures > 0 {
-                    info!(
-                        "RECORDER: History writes resumed after {failures} failed attempt(s); {} row(s) dropped meanwhile",
-                        self.stats.dropped() - dropped_before
-                    );
+            let error = match result {
+                Ok(Ok(())) => {
+                    if failures > 0 {
+                        info!(
+                            "RECORDER: History writes resumed after {failures} failed attempt(s); {} row(s) dropped meanwhile",
+                            self.stats.dropped() - dropped_before
+                        );
+                    }
+                    self.stats.progressed();
+                    return Some(Ok(()));
                 }
-                return true;
+                Ok(Err(error)) if error.is_data_error() => return Some(Err(error.to_string())),
+                Ok(Err(error)) => error.to_string(),
+                Err(_) => format!("no answer within {WRITE_TIMEOUT:?}"),
             };
+            self.stats.failed(error.clone());
+            if let Retry::Never { .. } = retry {
+                return None;
+            }
             if failures == 0 {
                 warn!(
                     "RECORDER: Cannot write history ({error}); holding up to {MAX_HELD_ROWS} rows and retrying"
                 );
             }
             failures += 1;
-            self.stats.failed(error);
             tokio::select! {
-                () = self.shutdown.cancelled() => return false,
+                () = self.shutdown.cancelled() => return None,
                 () = tokio::time::sleep(backoff.next_delay()) => {}
             }
         }
@@ -220,7 +291,9 @@ impl Writer {
     /// cannot be written then is counted as dropped.
     async fn flush_on_shutdown(mut self, mut records: Vec<Record>) {
         self.records.close();
-        let deadline = Instant::now() + SHUTDOWN_FLUSH;
+        let retry = Retry::Never {
+            deadline: Instant::now() + SHUTDOWN_FLUSH,
+        };
         loop {
             while records.len() < BATCH_ROWS {
                 match self.records.try_recv() {
@@ -231,13 +304,12 @@ impl Writer {
             if records.is_empty() {
                 return;
             }
-            let batch = Batch::new(&records);
-            match tokio::time::timeout_at(deadline, self.store.write_history(&batch)).await {
-                Ok(Ok(())) => {
-                    self.stats.flushed(records.len(), batch.rejected);
+            match self.write(&records, retry).await {
+                Some(rejected) => {
+                    self.stats.flushed(records.len(), rejected);
                     records.clear();
                 }
-                _ => {
+                None => {
                     let lost = records.len() + self.records.len();
                     self.stats.lost(lost);
                     warn!("RECORDER: {lost} row(s) not written before shutdown");
@@ -245,6 +317,32 @@ impl Writer {
                 }
             }
         }
+    }
+}
+
+/// Logs rejected records at most once per `REJECTION_LOG_INTERVAL`, with how
+/// many were not logged since: a flood of bad rows must not flood the log.
+struct RejectionLog {
+    last: Option<Instant>,
+    unlogged: u64,
+}
+
+impl RejectionLog {
+    fn log(&mut self, table: &str, reason: &str) {
+        let now = Instant::now();
+        if self
+            .last
+            .is_some_and(|last| now.duration_since(last) < REJECTION_LOG_INTERVAL)
+        {
+            self.unlogged += 1;
+            return;
+        }
+        warn!(
+            "RECORDER: Rejected a row of {table}: {reason} ({} more rejected since the last report)",
+            self.unlogged
+        );
+        self.last = Some(now);
+        self.unlogged = 0;
     }
 }
 
@@ -258,6 +356,7 @@ impl RecorderStats {
             rejected: AtomicU64::new(0),
             retrying: AtomicBool::new(false),
             last_error: Mutex::new(None),
+            progressed_at: Mutex::new(Instant::now()),
         }
     }
 
@@ -276,7 +375,8 @@ impl RecorderStats {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// Records that do not fit their table (see `store::history::record`).
+    /// Records that do not fit their table (see `store::history::record`) or
+    /// that the database refused as data.
     pub fn rejected(&self) -> u64 {
         self.rejected.load(Ordering::Relaxed)
     }
@@ -286,13 +386,25 @@ impl RecorderStats {
         self.retrying.load(Ordering::Relaxed)
     }
 
+    /// How long rows have been pending with nothing written, once that is
+    /// `STALLED_AFTER` or more.
+    pub fn stalled_for(&self) -> Option<Duration> {
+        let idle = self.progressed_at.lock().elapsed();
+        (self.pending() > 0 && idle >= STALLED_AFTER).then_some(idle)
+    }
+
+    fn progressed(&self) {
+        *self.progressed_at.lock() = Instant::now();
+    }
+
     fn flushed(&self, records: usize, rejected: u64) {
         let records = records as u64;
         self.pending.fetch_sub(records, Ordering::Relaxed);
         self.written
-            .fetch_add(records - rejected, Ordering::Relaxed);
+            .fetch_add(records.saturating_sub(rejected), Ordering::Relaxed);
         self.rejected.fetch_add(rejected, Ordering::Relaxed);
         self.retrying.store(false, Ordering::Relaxed);
+        *self.last_error.lock() = None;
     }
 
     fn failed(&self, error: String) {

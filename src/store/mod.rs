@@ -20,6 +20,26 @@ pub enum StoreError {
     Conflict(String),
 }
 
+impl StoreError {
+    /// Whether the database refused the data itself, so that writing the same
+    /// rows again fails again: SQLSTATE class 22 (data exception), 23
+    /// (integrity constraint violation) or 54 (program limit exceeded, e.g. an
+    /// index row too large), or a value that cannot be encoded at all.
+    pub fn is_data_error(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(error)) => {
+                error.code().is_some_and(|code| {
+                    ["22", "23", "54"]
+                        .iter()
+                        .any(|class| code.starts_with(class))
+                })
+            }
+            StoreError::Database(sqlx::Error::Encode(_)) => true,
+            _ => false,
+        }
+    }
+}
+
 #[derive(Clone)]
 pub enum Store {
     Postgres(PgPool),

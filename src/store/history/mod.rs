@@ -9,7 +9,7 @@ mod rows;
 use chrono::{DateTime, Utc};
 
 pub use memory::MemoryHistory;
-pub use record::{Batch, Record, SESSION_NAMESPACE, session_uuid};
+pub use record::{Batch, Record, Rejection, SESSION_NAMESPACE, session_uuid};
 pub use rows::{AlertRow, HealthRow, IndicatorRow, PatternRow, SessionRow};
 
 use super::{Store, StoreError};

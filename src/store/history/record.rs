@@ -7,11 +7,14 @@
 //! Rules, so that a row always fits its table and both stores agree:
 //! - Session ids that are UUIDs are kept; any other string maps to its UUID v5
 //!   in `SESSION_NAMESPACE`, so the same producer id is always the same row.
-//! - Text longer than its `VARCHAR(n)` column is cut to `n` characters.
-//! - Numbers are rounded to their `DECIMAL(p, s)` scale; a number out of the
-//!   column's range is recorded as NULL, or, for the one required number
-//!   (an indicator's value), the row is not recorded and counted as rejected.
-//! - Timestamps are cut to PostgreSQL's microseconds.
+//! - Text longer than its `VARCHAR(n)` column is cut to `n` characters. NUL
+//!   characters are removed from text and JSON: PostgreSQL refuses them in
+//!   both `text` and `jsonb`.
+//! - Numbers are rounded to their `DECIMAL(p, s)` scale. A number that does
+//!   not fit its column (`DECIMAL(p, s)`, `INTEGER`), or is not finite, makes
+//!   its row rejected: not recorded, counted, and logged with the column.
+//! - Timestamps are cut to PostgreSQL's microseconds; one before PostgreSQL's
+//!   earliest (4713 BC) makes its row rejected.
 
 use std::collections::BTreeMap;
 
@@ -45,6 +48,17 @@ pub enum Record {
 }
 
 impl Record {
+    /// The table its row goes to.
+    pub fn table(&self) -> &'static str {
+        match self {
+            Record::SessionStarted(_) | Record::SessionStopped(_) => "streaming_sessions",
+            Record::Health(_) => "streaming_health_metrics",
+            Record::Pattern(_) => "intraday_patterns",
+            Record::Indicator(_) => "intraday_indicators",
+            Record::IndicatorAlert(_) | Record::CriticalAlert(_) => "streaming_alerts",
+        }
+    }
+
     /// Calls `each` with the records of `event`: one per pattern of a batch, else one.
     pub fn for_each_of(event: &Event, mut each: impl FnMut(Record)) {
         match event {
@@ -77,11 +91,32 @@ pub struct Batch {
     pub alerts: Vec<AlertRow>,
     /// One per session (the last stop wins).
     pub stopped: Vec<SessionStop>,
-    /// Records that cannot be stored in their table.
-    pub rejected: u64,
+    /// Records that cannot be stored in their table, with the reason.
+    pub rejected: Vec<Rejection>,
 }
 
+/// A record that does not fit its table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejection {
+    pub table: &'static str,
+    pub reason: String,
+}
+
+/// The column whose value does not fit.
+type Unfit = &'static str;
+
 impl Batch {
+    /// Whether it holds no row to write.
+    pub fn is_empty(&self) -> bool {
+        self.started.is_empty()
+            && self.placeholders.is_empty()
+            && self.patterns.is_empty()
+            && self.indicators.is_empty()
+            && self.health.is_empty()
+            && self.alerts.is_empty()
+            && self.stopped.is_empty()
+    }
+
     pub fn new(records: &[Record]) -> Self {
         let mut batch = Batch::default();
         let mut referenced = BTreeMap::new();
@@ -92,45 +127,61 @@ impl Batch {
             }
         };
         for record in records {
+            let rejected = |column: Unfit| Rejection {
+                table: record.table(),
+                reason: format!("{column} does not fit its column"),
+            };
             match record {
-                Record::SessionStarted(started) => {
-                    let row = started_row(started);
-                    batch.started.retain(|r| r.session_id != row.session_id);
-                    batch.started.push(row);
-                }
-                Record::SessionStopped(stopped) => {
-                    let stop = stop_of(stopped);
-                    refer(Some(stop.session_id), estimated_start(stopped));
-                    batch.stopped.retain(|s| s.session_id != stop.session_id);
-                    batch.stopped.push(stop);
-                }
-                Record::Health(health) => {
-                    let row = health_row(health);
-                    refer(row.session_id, row.measured_at);
-                    batch.health.push(row);
-                }
-                Record::Pattern(pattern) => {
-                    let row = pattern_row(pattern);
-                    refer(row.session_id, row.detected_at);
-                    batch.patterns.push(row);
-                }
+                Record::SessionStarted(started) => match started_row(started) {
+                    Ok(row) => {
+                        batch.started.retain(|r| r.session_id != row.session_id);
+                        batch.started.push(row);
+                    }
+                    Err(column) => batch.rejected.push(rejected(column)),
+                },
+                Record::SessionStopped(stopped) => match stop_of(stopped) {
+                    Ok(stop) => {
+                        refer(Some(stop.session_id), estimated_start(stopped));
+                        batch.stopped.retain(|s| s.session_id != stop.session_id);
+                        batch.stopped.push(stop);
+                    }
+                    Err(column) => batch.rejected.push(rejected(column)),
+                },
+                Record::Health(health) => match health_row(health) {
+                    Ok(row) => {
+                        refer(row.session_id, row.measured_at);
+                        batch.health.push(row);
+                    }
+                    Err(column) => batch.rejected.push(rejected(column)),
+                },
+                Record::Pattern(pattern) => match pattern_row(pattern) {
+                    Ok(row) => {
+                        refer(row.session_id, row.detected_at);
+                        batch.patterns.push(row);
+                    }
+                    Err(column) => batch.rejected.push(rejected(column)),
+                },
                 Record::Indicator(indicator) => match indicator_row(indicator) {
-                    Some(row) => {
+                    Ok(row) => {
                         refer(row.session_id, row.calculated_at);
                         batch.indicators.push(row);
                     }
-                    None => batch.rejected += 1,
+                    Err(column) => batch.rejected.push(rejected(column)),
                 },
-                Record::IndicatorAlert(alert) => {
-                    let row = indicator_alert_row(alert);
-                    refer(row.session_id, row.triggered_at);
-                    batch.alerts.push(row);
-                }
-                Record::CriticalAlert(alert) => {
-                    let row = critical_alert_row(alert);
-                    refer(row.session_id, row.triggered_at);
-                    batch.alerts.push(row);
-                }
+                Record::IndicatorAlert(alert) => match indicator_alert_row(alert) {
+                    Ok(row) => {
+                        refer(row.session_id, row.triggered_at);
+                        batch.alerts.push(row);
+                    }
+                    Err(column) => batch.rejected.push(rejected(column)),
+                },
+                Record::CriticalAlert(alert) => match critical_alert_row(alert) {
+                    Ok(row) => {
+                        refer(row.session_id, row.triggered_at);
+                        batch.alerts.push(row);
+                    }
+                    Err(column) => batch.rejected.push(rejected(column)),
+                },
             }
         }
         batch.placeholders = referenced
@@ -150,26 +201,36 @@ pub fn session_uuid(session_id: &str) -> Uuid {
         .unwrap_or_else(|_| Uuid::new_v5(&SESSION_NAMESPACE, session_id.as_bytes()))
 }
 
-fn started_row(started: &SessionStarted) -> SessionRow {
+fn started_row(started: &SessionStarted) -> Result<SessionRow, Unfit> {
     let universe = started.universe.as_deref().unwrap_or(UNKNOWN_UNIVERSE);
-    SessionRow {
+    Ok(SessionRow {
         universe: fit(universe, 100),
-        symbol_count: started.symbol_count.and_then(int4).unwrap_or(0),
+        symbol_count: started
+            .symbol_count
+            .map(|x| int4(x, "symbol_count"))
+            .transpose()?
+            .unwrap_or(0),
         ..SessionRow::placeholder(&Placeholder {
             session_id: session_uuid(&started.session_id),
-            started_at: micros(started.started_at),
+            started_at: timestamp(started.started_at, "started_at")?,
         })
-    }
+    })
 }
 
-fn stop_of(stopped: &SessionStopped) -> SessionStop {
-    SessionStop {
+fn stop_of(stopped: &SessionStopped) -> Result<SessionStop, Unfit> {
+    Ok(SessionStop {
         session_id: session_uuid(&stopped.session_id),
-        stopped_at: micros(stopped.stopped_at),
-        total_patterns: stopped.total_patterns.and_then(int4),
-        total_indicators: stopped.total_indicators.and_then(int4),
+        stopped_at: timestamp(stopped.stopped_at, "stopped_at")?,
+        total_patterns: stopped
+            .total_patterns
+            .map(|x| int4(x, "total_patterns"))
+            .transpose()?,
+        total_indicators: stopped
+            .total_indicators
+            .map(|x| int4(x, "total_indicators"))
+            .transpose()?,
         final_status: stopped.final_status.as_deref().map(|s| fit(s, 20)),
-    }
+    })
 }
 
 /// When a stopped session began, for its placeholder: `stopped_at - duration_seconds`.
@@ -179,48 +240,51 @@ fn estimated_start(stopped: &SessionStopped) -> DateTime<Utc> {
         .duration_seconds
         .and_then(|seconds| chrono::Duration::try_seconds(seconds.max(0)))
         .and_then(|duration| stopped_at.checked_sub_signed(duration))
+        .filter(|start| start.timestamp() >= EARLIEST_TIMESTAMP_SECONDS)
         .unwrap_or(stopped_at)
 }
 
-fn pattern_row(pattern: &Pattern) -> PatternRow {
+fn pattern_row(pattern: &Pattern) -> Result<PatternRow, Unfit> {
     let bar = pattern.bar_data.as_ref();
-    let price = |field: fn(&crate::events::pattern::Bar) -> Option<f64>| {
-        bar.and_then(field).and_then(|x| decimal(x, 12, 2))
+    let price = |field: fn(&crate::events::pattern::Bar) -> Option<f64>, column: Unfit| {
+        bar.and_then(field)
+            .map(|x| decimal(x, 12, 2).ok_or(column))
+            .transpose()
     };
-    PatternRow {
+    Ok(PatternRow {
         session_id: pattern.session_id.as_deref().map(session_uuid),
         symbol: fit(&pattern.symbol, 10),
         pattern_type: fit(&pattern.pattern_type, 50),
-        // The decoder keeps confidence within 0..=1, always inside DECIMAL(5,2).
-        confidence: round(pattern.confidence, 2),
-        detected_at: micros(pattern.timestamp),
+        confidence: decimal(pattern.confidence, 5, 2).ok_or("confidence")?,
+        detected_at: timestamp(pattern.timestamp, "detected_at")?,
         timeframe: pattern.timeframe.as_deref().map(|t| fit(t, 10)),
-        bar_open: price(|b| b.open),
-        bar_high: price(|b| b.high),
-        bar_low: price(|b| b.low),
-        bar_close: price(|b| b.close),
+        bar_open: price(|b| b.open, "bar_open")?,
+        bar_high: price(|b| b.high, "bar_high")?,
+        bar_low: price(|b| b.low, "bar_low")?,
+        bar_close: price(|b| b.close, "bar_close")?,
         bar_volume: bar.and_then(|b| b.volume),
-        metadata: Some(Value::Object(pattern.metadata.clone())),
-    }
+        metadata: Some(json(Value::Object(pattern.metadata.clone()))),
+    })
 }
 
-/// None when the indicator has no value that fits `DECIMAL(12,4)`.
-fn indicator_row(indicator: &Indicator) -> Option<IndicatorRow> {
+/// Unfit when the indicator has no value, or none that fits `DECIMAL(12,4)`.
+fn indicator_row(indicator: &Indicator) -> Result<IndicatorRow, Unfit> {
     let primary = indicator
         .value
-        .or_else(|| indicator.values.as_ref().and_then(primary_value))?;
+        .or_else(|| indicator.values.as_ref().and_then(primary_value))
+        .ok_or("value")?;
     let mut metadata = indicator.metadata.clone();
     if let Some(values) = &indicator.values {
         metadata.insert("values".into(), Value::Object(values.clone()));
     }
-    Some(IndicatorRow {
+    Ok(IndicatorRow {
         session_id: indicator.session_id.as_deref().map(session_uuid),
         symbol: fit(&indicator.symbol, 10),
         indicator: fit(&indicator.indicator, 50),
-        value: decimal(primary, 12, 4)?,
-        calculated_at: micros(indicator.timestamp),
+        value: decimal(primary, 12, 4).ok_or("value")?,
+        calculated_at: timestamp(indicator.timestamp, "calculated_at")?,
         timeframe: indicator.timeframe.as_deref().map(|t| fit(t, 10)),
-        metadata: Some(Value::Object(metadata)),
+        metadata: Some(json(Value::Object(metadata))),
     })
 }
 
@@ -233,53 +297,63 @@ fn primary_value(values: &Object) -> Option<f64> {
         .or_else(|| values.values().find_map(Value::as_f64))
 }
 
-fn health_row(health: &Health) -> HealthRow {
+fn health_row(health: &Health) -> Result<HealthRow, Unfit> {
     let flow = &health.data_flow;
-    HealthRow {
+    let int = |x: Option<f64>, column: Unfit| x.map(|x| int4_of_f64(x).ok_or(column)).transpose();
+    Ok(HealthRow {
         session_id: health.session_id.as_deref().map(session_uuid),
         status: fit(&health.status, 20),
-        active_symbols: health.active_symbols.and_then(int4),
-        ticks_per_second: health.ticks_per_second.and_then(|x| decimal(x, 10, 2)),
-        bars_per_minute: flow.bars_per_minute.and_then(int4_of_f64),
-        processing_lag_ms: flow.processing_lag_ms.and_then(int4_of_f64),
-        cpu_percent: health.cpu_percent.and_then(|x| decimal(x, 5, 2)),
-        memory_mb: health.memory_usage_mb.and_then(int4_of_f64),
-        issues: Some(Value::Array(health.issues.clone())),
-        measured_at: micros(health.timestamp),
-    }
+        active_symbols: health
+            .active_symbols
+            .map(|x| int4(x, "active_symbols"))
+            .transpose()?,
+        ticks_per_second: health
+            .ticks_per_second
+            .map(|x| decimal(x, 10, 2).ok_or("ticks_per_second"))
+            .transpose()?,
+        bars_per_minute: int(flow.bars_per_minute, "bars_per_minute")?,
+        processing_lag_ms: int(flow.processing_lag_ms, "processing_lag_ms")?,
+        cpu_percent: health
+            .cpu_percent
+            .map(|x| decimal(x, 5, 2).ok_or("cpu_percent"))
+            .transpose()?,
+        memory_mb: int(health.memory_usage_mb, "memory_mb")?,
+        issues: Some(json(Value::Array(health.issues.clone()))),
+        measured_at: timestamp(health.timestamp, "measured_at")?,
+    })
 }
 
-fn indicator_alert_row(alert: &IndicatorAlert) -> AlertRow {
-    AlertRow {
+fn indicator_alert_row(alert: &IndicatorAlert) -> Result<AlertRow, Unfit> {
+    Ok(AlertRow {
         kind: "indicator_alert".into(),
         session_id: session_in(&alert.extra),
         symbol: Some(fit(&alert.symbol, 10)),
         alert_type: Some(fit(&alert.alert_type, 50)),
         severity: alert.severity.as_deref().map(|s| fit(s, 20)),
-        message: alert.message.clone(),
+        message: alert.message.as_deref().map(text),
         component: None,
         action_required: None,
         recovery: None,
-        data: serde_json::to_value(&alert.data).ok(),
-        triggered_at: micros(alert.timestamp),
-    }
+        data: serde_json::to_value(&alert.data).ok().map(json),
+        triggered_at: timestamp(alert.timestamp, "triggered_at")?,
+    })
 }
 
-fn critical_alert_row(alert: &CriticalAlert) -> AlertRow {
-    AlertRow {
+fn critical_alert_row(alert: &CriticalAlert) -> Result<AlertRow, Unfit> {
+    Ok(AlertRow {
         kind: "critical_alert".into(),
         session_id: session_in(&alert.extra),
         symbol: None,
         alert_type: None,
         severity: alert.severity.as_deref().map(|s| fit(s, 20)),
-        message: Some(alert.message.clone()),
+        message: Some(text(&alert.message)),
         component: alert.component.as_deref().map(|c| fit(c, 100)),
-        action_required: alert.action_required.clone(),
-        recovery: alert.recovery.clone(),
+        action_required: alert.action_required.as_deref().map(text),
+        recovery: alert.recovery.as_deref().map(text),
         // The fields TickStock does not know, kept rather than lost.
-        data: (!alert.extra.is_empty()).then(|| Value::Object(alert.extra.clone())),
-        triggered_at: micros(alert.timestamp),
-    }
+        data: (!alert.extra.is_empty()).then(|| json(Value::Object(alert.extra.clone()))),
+        triggered_at: timestamp(alert.timestamp, "triggered_at")?,
+    })
 }
 
 /// Alerts carry no session in the spec; some producers add one.
@@ -290,11 +364,32 @@ fn session_in(extra: &Object) -> Option<Uuid> {
         .map(session_uuid)
 }
 
-/// The first `max_chars` characters, as `VARCHAR(max_chars)` holds.
+/// `text` without NUL characters, which PostgreSQL refuses in text and jsonb.
+fn text(text: &str) -> String {
+    text.replace('\0', "")
+}
+
+/// `value` with NUL characters removed from every string and key.
+fn json(value: Value) -> Value {
+    match value {
+        Value::String(s) if s.contains('\0') => Value::String(text(&s)),
+        Value::Array(items) => Value::Array(items.into_iter().map(json).collect()),
+        Value::Object(fields) => Value::Object(
+            fields
+                .into_iter()
+                .map(|(key, value)| (text(&key), json(value)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// The first `max_chars` characters (NULs removed), as `VARCHAR(max_chars)` holds.
 fn fit(text: &str, max_chars: usize) -> String {
+    let text = self::text(text);
     match text.char_indices().nth(max_chars) {
         Some((cut, _)) => text[..cut].to_owned(),
-        None => text.to_owned(),
+        None => text,
     }
 }
 
@@ -305,20 +400,32 @@ fn round(x: f64, scale: i32) -> f64 {
     if rounded == 0.0 { 0.0 } else { rounded }
 }
 
-/// `x` as a `DECIMAL(precision, scale)` holds it, or None if it does not fit.
+/// `x` as a `DECIMAL(precision, scale)` holds it, or None if it does not fit
+/// (or is not finite).
 fn decimal(x: f64, precision: i32, scale: i32) -> Option<f64> {
     let rounded = round(x, scale);
     (rounded.abs() < 10f64.powi(precision - scale)).then_some(rounded)
 }
 
-fn int4(x: i64) -> Option<i32> {
-    i32::try_from(x).ok()
+fn int4(x: i64, column: Unfit) -> Result<i32, Unfit> {
+    i32::try_from(x).map_err(|_| column)
 }
 
 fn int4_of_f64(x: f64) -> Option<i32> {
     let rounded = x.round();
     (rounded >= f64::from(i32::MIN) && rounded <= f64::from(i32::MAX)).then_some(rounded as i32)
 }
+
+/// `t` cut to microseconds, if PostgreSQL's `timestamptz` holds it (its
+/// latest, year 294276, is beyond what `DateTime` holds).
+fn timestamp(t: DateTime<Utc>, column: Unfit) -> Result<DateTime<Utc>, Unfit> {
+    (t.timestamp() >= EARLIEST_TIMESTAMP_SECONDS)
+        .then(|| micros(t))
+        .ok_or(column)
+}
+
+/// PostgreSQL's earliest `timestamptz`, 4714-11-24 00:00 UTC BC, in Unix seconds.
+const EARLIEST_TIMESTAMP_SECONDS: i64 = -210_866_803_200;
 
 fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
     t.trunc_subsecs(6)
@@ -420,7 +527,82 @@ mod tests {
         );
         let batch = Batch::new(&records);
         assert!(batch.indicators.is_empty());
-        assert_eq!(batch.rejected, 1);
+        assert_eq!(batch.rejected.len(), 1);
+        assert_eq!(batch.rejected[0].table, "intraday_indicators");
+    }
+
+    #[test]
+    fn every_number_beyond_its_column_rejects_its_row_alone() {
+        let pattern = |bar: serde_json::Value| {
+            serde_json::json!({"symbol": "AAPL", "pattern_type": "Doji", "confidence": 0.5,
+                "timestamp": "2025-10-05T10:15:00Z", "bar_data": bar})
+        };
+        let health = |field: &str, value: serde_json::Value| {
+            let mut health = serde_json::json!({"status": "healthy",
+                "timestamp": "2025-10-05T10:15:00Z", "data_flow": {}});
+            match field {
+                "bars_per_minute" | "processing_lag_ms" => {
+                    health["data_flow"][field] = value;
+                }
+                _ => health[field] = value,
+            }
+            records(Channel::Health, serde_json::json!({"health": health}))
+        };
+        let mut all = records(
+            Channel::PatternsStreaming,
+            serde_json::json!({"detection": pattern(serde_json::json!({"open": 1e10}))}),
+        );
+        all.extend(health("ticks_per_second", serde_json::json!(1e8)));
+        all.extend(health("cpu_percent", serde_json::json!(1000.0)));
+        all.extend(health("memory_usage_mb", serde_json::json!(3e9)));
+        all.extend(health(
+            "active_symbols",
+            serde_json::json!(3_000_000_000i64),
+        ));
+        all.extend(health("processing_lag_ms", serde_json::json!(3e9)));
+        all.extend(records(
+            Channel::SessionStarted,
+            serde_json::json!({"session": {"session_id": "s1", "symbol_count": 3_000_000_000i64,
+                "started_at": "2025-10-05T09:30:00Z"}}),
+        ));
+        let fitting = records(
+            Channel::PatternsStreaming,
+            serde_json::json!({"detection": pattern(serde_json::json!({"open": 99.5}))}),
+        );
+        all.extend(fitting);
+        let batch = Batch::new(&all);
+        let reasons: Vec<&str> = batch.rejected.iter().map(|r| r.reason.as_str()).collect();
+        assert_eq!(batch.patterns.len(), 1, "{reasons:?}");
+        assert!(
+            batch.health.is_empty() && batch.started.is_empty(),
+            "{batch:?}"
+        );
+        assert_eq!(batch.rejected.len(), all.len() - 1, "{reasons:?}");
+        assert!(reasons[0].starts_with("bar_open"), "{reasons:?}");
+    }
+
+    #[test]
+    fn nul_characters_never_reach_text_or_json() {
+        // Built directly: the decoder may refuse NUL, the recorder stands on its own.
+        let extra = serde_json::json!({"nested": {"k\0": ["v\0"]}});
+        let critical = [Record::CriticalAlert(CriticalAlert {
+            severity: Some("crit\0ical".into()),
+            message: "boom\0".into(),
+            timestamp: "2025-10-05T12:45:00Z".parse().unwrap(),
+            component: Some("a\0b".into()),
+            action_required: Some("\0".into()),
+            recovery: Some("r\0".into()),
+            extra: extra.as_object().cloned().unwrap(),
+        })];
+        let batch = Batch::new(&critical);
+        let row = format!("{:?}", batch.alerts);
+        assert!(!row.contains("\\0"), "{row}");
+        assert_eq!(batch.alerts.len(), 1, "{row}");
+        assert_eq!(batch.alerts[0].message.as_deref(), Some("boom"));
+        assert_eq!(
+            batch.alerts[0].data,
+            Some(serde_json::json!({"nested": {"k": ["v"]}}))
+        );
     }
 
     #[test]
