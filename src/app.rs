@@ -19,7 +19,8 @@ use crate::feed::{self, FeedStats, Source};
 use crate::recorder::{self, Recorder};
 use crate::sim;
 use crate::state::{Limits, LiveState};
-use crate::store::Store;
+use crate::store::current_session::SessionKeeper;
+use crate::store::{Database, DatabaseStatus, Store};
 use crate::subscriber::Subscriber;
 use crate::web::sessions::{self, SessionBackend};
 use crate::web::{self, AppState};
@@ -45,14 +46,34 @@ impl Application {
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
         let bus = Bus::new(config.redis_url.as_deref()).context("REDIS_URL")?;
-        let store = match &config.database_url {
-            Some(url) => Store::connect(url)
-                .await
-                .context("cannot use the database at DATABASE_URL")?,
-            None => Store::memory(),
+        // A database that is down does not stop start-up: live data is served
+        // and the watcher below connects, migrates and bootstraps when it can.
+        let (store, database) = match &config.database_url {
+            Some(url) => {
+                let (store, database) = Store::lazy(url).context("DATABASE_URL")?;
+                if database.prepare().await.is_err() {
+                    tracing::info!("DATABASE: Not reachable at start-up; starting without it");
+                }
+                (store, Some(database))
+            }
+            None => (Store::memory(), None),
         };
+        let database_status = database
+            .as_ref()
+            .map_or_else(DatabaseStatus::memory, Database::status);
         let accounts = Accounts::new(store.clone());
-        bootstrap_admin(&accounts, &config, &store).await?;
+        if database_status.available() {
+            bootstrap_admin(&accounts, &config, &store).await?;
+        }
+        if let Some(database) = database {
+            let (accounts, config, store) = (accounts.clone(), config.clone(), store.clone());
+            let bootstrap = move || async move {
+                if let Err(error) = bootstrap_admin(&accounts, &config, &store).await {
+                    tracing::error!("ACCOUNTS: {error:#}");
+                }
+            };
+            tasks.spawn(database.watch(bootstrap, shutdown.clone()));
+        }
         let session_backend = SessionBackend::new(&store)
             .await
             .context("cannot create the login session table")?;
@@ -70,8 +91,16 @@ impl Application {
         ));
         // History: the open session is restored before the first event is
         // applied, and every decoded event is handed to the recorder.
-        let recorder = Recorder::start(store.clone(), &tasks, &shutdown);
-        recorder::restore_session(&store, &live).await;
+        let session_keeper = SessionKeeper::new(&store, &bus);
+        let recorder = Recorder::start(store.clone(), &tasks, &shutdown).keeping_session(
+            &session_keeper,
+            &tasks,
+            &shutdown,
+        );
+        // A database that is down would only make start-up wait to fail.
+        if database_status.available() {
+            recorder::restore_session(&session_keeper, &live).await;
+        }
         let conformance = Arc::new(Conformance::new(live.clone(), chrono::Utc::now()));
         conformance.start(&tasks, &shutdown);
         let subscriber = Subscriber::new(live.clone())
@@ -109,6 +138,8 @@ impl Application {
                 feed,
                 bus,
                 store,
+                database: database_status,
+                recorder: recorder.stats(),
                 accounts,
                 lockout: Arc::new(Lockout::new(
                     config.login_max_failures,

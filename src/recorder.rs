@@ -24,10 +24,11 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::backoff::Backoff;
+use crate::events::Event;
 use crate::events::fields::serialize_opt_timestamp;
-use crate::events::{Event, SessionStarted};
 use crate::state::LiveState;
 use crate::store::Store;
+use crate::store::current_session::{CurrentSession, SessionKeeper};
 use crate::store::history::{Batch, Record};
 
 /// Records written per flush (one statement per table).
@@ -58,6 +59,9 @@ const RESTORE_WINDOW: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 pub struct Recorder {
     records: mpsc::Sender<Record>,
     stats: Arc<RecorderStats>,
+    /// Where starts and stops also go when the history does not keep the
+    /// current session (see `store::current_session`).
+    current_session: Option<CurrentSession>,
 }
 
 /// The `recorder` section of `/streaming/api/status` and its metrics.
@@ -92,12 +96,34 @@ impl Recorder {
         Self {
             records: sender,
             stats,
+            current_session: None,
         }
+    }
+
+    /// Also keeps the current session where `keeper` says, when that is not
+    /// the history itself.
+    pub fn keeping_session(
+        mut self,
+        keeper: &SessionKeeper,
+        tasks: &TaskTracker,
+        shutdown: &CancellationToken,
+    ) -> Self {
+        if let SessionKeeper::Redis(redis) = keeper {
+            self.current_session = Some(CurrentSession::start(redis.clone(), tasks, shutdown));
+        }
+        self
     }
 
     /// Hands the rows of `event` over to the writer, or counts them as
     /// dropped when `MAX_HELD_ROWS` are already held.
     pub fn record(&self, event: &Event) {
+        if let Some(current) = &self.current_session {
+            match event {
+                Event::SessionStarted(started) => current.started(started),
+                Event::SessionStopped(stopped) => current.stopped(stopped),
+                _ => {}
+            }
+        }
         Record::for_each_of(event, |record| {
             // Counted before the hand-over, so the writer never sees it uncounted.
             self.stats.pending.fetch_add(1, Ordering::Relaxed);
@@ -113,29 +139,23 @@ impl Recorder {
     }
 }
 
-/// Restores the live session from the latest open session of the history,
-/// if any (TickStock restarted during a session). A failure only means the
+/// Restores the live session from where `keeper` keeps it (the history's
+/// latest open session, or Redis), if any: TickStock restarted during a
+/// session, or another replica saw it start. A failure only means the
 /// session shows once its next event arrives.
-pub async fn restore_session(store: &Store, live: &LiveState) {
+pub async fn restore_session(keeper: &SessionKeeper, live: &LiveState) {
     let now = Utc::now();
-    match store.open_session(now - RESTORE_WINDOW).await {
-        Ok(Some(row)) => {
+    match keeper.open_session(now - RESTORE_WINDOW).await {
+        Ok(Some(started)) => {
             info!(
-                "RECORDER: Restored the open session {} (universe {}) from the history",
-                row.session_id, row.universe
+                "RECORDER: Restored the open session {} (universe {})",
+                started.session_id,
+                started.universe.as_deref().unwrap_or("unknown")
             );
-            let started = SessionStarted {
-                session_id: row.session_id.to_string(),
-                universe: Some(row.universe),
-                started_at: row.started_at,
-                symbol_count: Some(i64::from(row.symbol_count)),
-                status: "active".into(),
-                extra: Default::default(),
-            };
             live.restore_session(started, now);
         }
         Ok(None) => {}
-        Err(error) => warn!("RECORDER: Cannot read the open session from the history: {error}"),
+        Err(error) => warn!("RECORDER: Cannot read the open session: {error}"),
     }
 }
 
@@ -379,6 +399,14 @@ impl RecorderStats {
     /// that the database refused as data.
     pub fn rejected(&self) -> u64 {
         self.rejected.load(Ordering::Relaxed)
+    }
+
+    /// The error of the last failed write, unless a write succeeded since.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .as_ref()
+            .map(|(error, _)| error.clone())
     }
 
     /// Whether the last write failed and the writer is retrying.

@@ -8,10 +8,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::AppState;
 use super::auth::{CurrentUser, csrf};
+use super::error::DatabaseUp;
 use super::pages::render;
-use crate::accounts::{Role, User};
+use super::{ApiError, AppState};
+use crate::accounts::{AccountError, Role, User};
 use crate::store::history::SessionRow;
 
 /// Sessions shown on the history page.
@@ -55,15 +56,13 @@ async fn users_page(
                 error,
             },
         ),
-        Err(error) => {
-            tracing::error!("ADMIN: cannot list users: {error}");
-            (StatusCode::SERVICE_UNAVAILABLE, "accounts unavailable").into_response()
-        }
+        Err(error) => database_unavailable("cannot list users", &error),
     }
 }
 
 pub async fn users(
     State(state): State<AppState>,
+    _: DatabaseUp,
     CurrentUser(user): CurrentUser,
     session: Session,
 ) -> Response {
@@ -83,6 +82,7 @@ pub struct NewUser {
 
 pub async fn add_user(
     State(state): State<AppState>,
+    _: DatabaseUp,
     CurrentUser(admin): CurrentUser,
     session: Session,
     Form(form): Form<NewUser>,
@@ -105,12 +105,21 @@ pub async fn add_user(
             );
             Redirect::to("/admin/users").into_response()
         }
+        Err(AccountError::Store(error)) => database_unavailable("cannot add a user", &error),
         Err(error) => users_page(&state, admin, &session, Some(error.to_string())).await,
     }
 }
 
+/// The cause is logged; the answer is the one every route that needs the
+/// database gives (`ApiError::DatabaseUnavailable`).
+fn database_unavailable(what: &str, error: &dyn std::fmt::Display) -> Response {
+    tracing::error!("ADMIN: {what}: {error}");
+    ApiError::DatabaseUnavailable.into_response()
+}
+
 pub async fn sessions(
     State(state): State<AppState>,
+    _: DatabaseUp,
     CurrentUser(user): CurrentUser,
     session: Session,
 ) -> Response {
@@ -123,9 +132,6 @@ pub async fn sessions(
                 sessions,
             },
         ),
-        Err(error) => {
-            tracing::error!("ADMIN: cannot read the session history: {error}");
-            (StatusCode::SERVICE_UNAVAILABLE, "history unavailable").into_response()
-        }
+        Err(error) => database_unavailable("cannot read the session history", &error),
     }
 }

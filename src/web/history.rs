@@ -2,6 +2,7 @@
 //! or memory in the embedded default) with the same JSON either way.
 //!
 //! Parameters are checked here; an invalid one gets `400 {"error": reason}`.
+//! While the database is down every route answers 503 at once (`DatabaseUp`).
 //! A `limit` above its maximum is lowered to it; an empty parameter counts
 //! as absent; unknown parameters are ignored.
 
@@ -14,6 +15,7 @@ use serde_json::{Value, json};
 use crate::store::Store;
 use crate::store::history::{AlertQuery, IndicatorQuery, PatternQuery};
 use crate::web::ApiError;
+use crate::web::error::DatabaseUp;
 
 /// A route's `limit`: its default and its maximum.
 #[derive(Debug, Clone, Copy)]
@@ -71,6 +73,7 @@ pub struct SymbolPath {
 /// `GET /patterns/{symbol}?hours=&limit=`
 pub async fn patterns(
     State(store): State<Store>,
+    _: DatabaseUp,
     SymbolPath { symbol }: SymbolPath,
     params: Params,
 ) -> Result<Json<Value>, ApiError> {
@@ -93,6 +96,7 @@ pub async fn patterns(
 /// `GET /indicators/{symbol}?indicator=&limit=`
 pub async fn indicators(
     State(store): State<Store>,
+    _: DatabaseUp,
     SymbolPath { symbol }: SymbolPath,
     params: Params,
 ) -> Result<Json<Value>, ApiError> {
@@ -112,7 +116,11 @@ pub async fn indicators(
 }
 
 /// `GET /alerts?hours=&alert_type=&limit=`: indicator and critical alerts.
-pub async fn alerts(State(store): State<Store>, params: Params) -> Result<Json<Value>, ApiError> {
+pub async fn alerts(
+    State(store): State<Store>,
+    _: DatabaseUp,
+    params: Params,
+) -> Result<Json<Value>, ApiError> {
     let hours = hours(params.hours.as_deref())?;
     let query = AlertQuery {
         since: since(hours, Utc::now()),
@@ -130,7 +138,11 @@ pub async fn alerts(State(store): State<Store>, params: Params) -> Result<Json<V
 }
 
 /// `GET /sessions?limit=`: sessions, the latest started first.
-pub async fn sessions(State(store): State<Store>, params: Params) -> Result<Json<Value>, ApiError> {
+pub async fn sessions(
+    State(store): State<Store>,
+    _: DatabaseUp,
+    params: Params,
+) -> Result<Json<Value>, ApiError> {
     let limit = limit(params.limit.as_deref(), SESSIONS_LIMIT)?;
     let rows = store.sessions(limit).await?;
     Ok(Json(json!({
@@ -143,6 +155,7 @@ pub async fn sessions(State(store): State<Store>, params: Params) -> Result<Json
 /// `GET /health/history?limit=`: health snapshots, newest first.
 pub async fn health_history(
     State(store): State<Store>,
+    _: DatabaseUp,
     params: Params,
 ) -> Result<Json<Value>, ApiError> {
     let limit = limit(params.limit.as_deref(), HEALTH_LIMIT)?;

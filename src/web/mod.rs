@@ -31,7 +31,7 @@ use crate::accounts::lockout::Lockout;
 use crate::bus::Bus;
 use crate::feed::FeedStats;
 use crate::state::LiveState;
-use crate::store::Store;
+use crate::store::{DatabaseStatus, Store};
 
 #[derive(Clone, FromRef)]
 pub struct AppState {
@@ -39,6 +39,8 @@ pub struct AppState {
     pub feed: Arc<FeedStats>,
     pub bus: Bus,
     pub store: Store,
+    pub database: Arc<DatabaseStatus>,
+    pub recorder: Arc<crate::recorder::RecorderStats>,
     pub accounts: Accounts,
     pub lockout: Arc<Lockout>,
     pub hub: Arc<crate::push::Hub>,

@@ -22,11 +22,31 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// Ready when the bus (as last seen by the subscriber) and the database are reachable.
+/// Ready when the bus (as last seen by the subscriber) and the database (as
+/// last seen by its watcher) are reachable, the migrations have run, and the
+/// recorder is not stalled (rows pending, nothing written for
+/// `recorder::STALLED_AFTER`). Waits on nothing.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let bus_up = state.live.link().connected();
-    let database_up = state.store.reachable().await;
-    let ready = bus_up && database_up;
+    let database = &state.database;
+    let stalled_for = state.recorder.stalled_for();
+    let mut reasons = Vec::new();
+    if !bus_up {
+        reasons.push("bus not connected".to_owned());
+    }
+    if !database.connected() {
+        reasons.push("database not connected".to_owned());
+    } else if !database.migrated() {
+        reasons.push("database not migrated".to_owned());
+    }
+    if let Some(stalled) = stalled_for {
+        reasons.push(format!(
+            "recorder has written nothing for {}s with {} row(s) pending",
+            stalled.as_secs(),
+            state.recorder.pending()
+        ));
+    }
+    let ready = reasons.is_empty();
     let code = if ready {
         StatusCode::OK
     } else {
@@ -34,8 +54,18 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     };
     let body = json!({
         "ready": ready,
+        "reasons": reasons,
         "bus": { "kind": state.bus.kind(), "connected": bus_up },
-        "database": { "kind": state.store.kind(), "connected": database_up },
+        "database": {
+            "kind": state.store.kind(),
+            "connected": database.connected(),
+            "migrated": database.migrated(),
+        },
+        "recorder": {
+            "stalled": stalled_for.is_some(),
+            "pending": state.recorder.pending(),
+            "last_error": state.recorder.last_error(),
+        },
     });
     (code, Json(body))
 }

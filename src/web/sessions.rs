@@ -59,9 +59,8 @@ impl SessionBackend {
     pub async fn new(store: &Store) -> Result<Self, sqlx::Error> {
         Ok(match store {
             Store::Postgres(pool) => {
-                let sessions = PostgresStore::new(pool.clone());
-                sessions.migrate().await?;
-                Self::Postgres(sessions)
+                // Its table comes from the migrations (they run when the database is up).
+                Self::Postgres(PostgresStore::new(pool.clone()))
             }
             Store::Memory(_) => Self::Memory(MemoryStore::default()),
         })
