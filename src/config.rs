@@ -81,15 +81,15 @@ pub struct Config {
     pub bind_addr: SocketAddr,
 
     /// Redis URL (redis:// or rediss://). Unset: the in-process bus of the embedded default.
-    #[arg(long, global = true, env = "REDIS_URL", value_name = "REDIS_URL", value_parser = parse_redis_url)]
+    #[arg(long, global = true, env = "REDIS_URL", value_name = "REDIS_URL", value_parser = Unechoed(parse_redis_url))]
     pub redis_url: Option<String>,
 
     /// PostgreSQL URL. Unset: accounts and history live in memory (embedded default).
-    #[arg(long, global = true, env = "DATABASE_URL", value_name = "DATABASE_URL", value_parser = parse_database_url, hide_env_values = true)]
+    #[arg(long, global = true, env = "DATABASE_URL", value_name = "DATABASE_URL", value_parser = Unechoed(parse_database_url), hide_env_values = true)]
     pub database_url: Option<String>,
 
     /// Signs the session cookies. Unset: a random secret per start (sessions end at restart).
-    #[arg(long, global = true, env = "SESSION_SECRET", value_name = "SESSION_SECRET", hide_env_values = true, value_parser = parse_secret)]
+    #[arg(long, global = true, env = "SESSION_SECRET", value_name = "SESSION_SECRET", hide_env_values = true, value_parser = Unechoed(parse_secret))]
     pub session_secret: Option<String>,
 
     /// Mark session cookies Secure (set when TickStock is served over HTTPS).
@@ -408,6 +408,36 @@ fn parse_secret(value: &str) -> Result<String, String> {
         Ok(value.to_owned())
     } else {
         Err("use at least 32 characters (e.g. `openssl rand -hex 32`)".into())
+    }
+}
+
+/// A parser of a value that may hold a secret (a password in a URL, a
+/// signing secret): clap's own errors repeat the value, this one names only
+/// the variable and the reason.
+#[derive(Clone)]
+struct Unechoed(fn(&str) -> Result<String, String>);
+
+impl clap::builder::TypedValueParser for Unechoed {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        let name = arg
+            .and_then(|arg| arg.get_value_names())
+            .and_then(|names| names.first())
+            .map_or_else(|| "value".to_owned(), ToString::to_string);
+        let parsed = value
+            .to_str()
+            .ok_or_else(|| "not UTF-8".to_owned())
+            .and_then(self.0);
+        parsed.map_err(|reason| {
+            let message = format!("invalid {name}: {reason}\n");
+            clap::Error::raw(clap::error::ErrorKind::ValueValidation, message).with_cmd(cmd)
+        })
     }
 }
 
