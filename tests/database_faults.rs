@@ -413,3 +413,48 @@ async fn with_redis_and_no_database_another_build_shows_the_current_session_with
     let third = TestApp::with_redis(&redis).await;
     assert!(third.status().await["session"].is_null());
 }
+
+/// Before: `/readyz` said ready while the recorder wrote nothing at all.
+/// Here the database answers (its health check passes) but a lock held
+/// elsewhere stops every write to one table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorder_that_writes_nothing_while_rows_are_pending_makes_readyz_say_why() {
+    let redis = RedisServer::start().await;
+    let db = TestDatabase::create().await;
+    let app = TestApp::spawn(Config {
+        redis_url: Some(redis.url()),
+        database_url: Some(db.url.clone()),
+        ..Config::for_tests()
+    })
+    .await;
+    app.wait_connected().await;
+    let mut publisher = redis.publisher().await;
+    let pool = db.pool().await;
+    let mut lock = pool.begin().await.expect("a transaction");
+    sqlx::query("LOCK TABLE intraday_patterns IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await
+        .expect("lock the table");
+    deliver(&app, &mut publisher, PATTERNS, &pattern("HELD", at(0))).await;
+
+    let stalled_within = tickstock::recorder::STALLED_AFTER + Duration::from_secs(15);
+    let ready = wait_for(
+        "readiness to report the stalled recorder",
+        stalled_within,
+        || async {
+            let (code, ready) = readyz(&app.base_url).await;
+            (code == 503).then_some(ready)
+        },
+    )
+    .await;
+    assert_eq!(ready["database"]["connected"], true, "{ready}");
+    assert_eq!(ready["recorder"]["stalled"], true, "{ready}");
+    assert!(ready["reasons"].to_string().contains("recorder"), "{ready}");
+
+    lock.rollback().await.expect("release the lock");
+    wait_for("readiness after the write", WAIT, || async {
+        (readyz(&app.base_url).await.0 == 200).then_some(())
+    })
+    .await;
+    assert_eq!(db.count("intraday_patterns").await, 1);
+}
