@@ -169,13 +169,16 @@ async fn with_postgres_away_routes_that_need_it_answer_503_json_at_once_and_the_
     }
 
     proxy.cut();
+    let cut_at = Instant::now();
     let (_, ready) = wait_for("readiness to see the database gone", WAIT, || async {
         let (code, ready) = readyz(&app.base_url).await;
         (code == 503 && ready["database"]["connected"] == false).then_some((code, ready))
     })
     .await;
+    let noticed = cut_at.elapsed();
     assert_eq!(ready["bus"]["connected"], true, "{ready}");
     assert!(ready["reasons"].to_string().contains("database"), "{ready}");
+    let mut slowest = Duration::ZERO;
     for path in HISTORY_ROUTES {
         let asked = Instant::now();
         let (code, body) = app.get(path).await;
@@ -184,7 +187,36 @@ async fn with_postgres_away_routes_that_need_it_answer_503_json_at_once_and_the_
         assert_eq!(body["reason"], "database unavailable", "{path}: {body}");
         assert!(body["error"].is_string(), "{path}: {body}");
         assert!(took < Duration::from_millis(500), "{path} took {took:?}");
+        slowest = slowest.max(took);
     }
+    for (method, path) in [
+        (reqwest::Method::GET, "/admin/users"),
+        (reqwest::Method::GET, "/admin/sessions"),
+        (reqwest::Method::POST, "/admin/users"),
+    ] {
+        let asked = Instant::now();
+        let response = app
+            .http
+            .request(method.clone(), format!("{}{path}", app.base_url))
+            .bearer_auth(&app.admin_token)
+            .form(&[("username", "new"), ("password", "x"), ("role", "user")])
+            .send()
+            .await
+            .expect("an admin request");
+        let took = asked.elapsed();
+        assert_eq!(response.status(), 503, "{method} {path}");
+        let body: Value = response.json().await.expect("a JSON body");
+        assert_eq!(
+            body["reason"], "database unavailable",
+            "{method} {path}: {body}"
+        );
+        assert!(
+            took < Duration::from_millis(500),
+            "{method} {path} took {took:?}"
+        );
+        slowest = slowest.max(took);
+    }
+    eprintln!("database loss noticed after {noticed:?}; slowest 503 {slowest:?}");
     // What does not need the database does not wait on it.
     let mut publisher = redis.publisher().await;
     deliver(&app, &mut publisher, HEALTH, &health(42, at(0))).await;
