@@ -213,6 +213,12 @@ impl TickStockCollector {
             "tickstock_recorder_retrying",
             "Whether the last history write failed and is being retried",
             i64::from(recorder.retrying()),
+        )?;
+        gauge(
+            encoder,
+            "tickstock_recorder_stalled",
+            "Whether rows are pending and nothing was written for 30 s (readiness fails)",
+            i64::from(recorder.stalled_for().is_some()),
         )
     }
 }

@@ -482,6 +482,11 @@ async fn a_recorder_that_writes_nothing_while_rows_are_pending_makes_readyz_say_
     assert_eq!(ready["database"]["connected"], true, "{ready}");
     assert_eq!(ready["recorder"]["stalled"], true, "{ready}");
     assert!(ready["reasons"].to_string().contains("recorder"), "{ready}");
+    let metrics = app.get_text("/metrics").await;
+    assert!(
+        metrics.contains("tickstock_recorder_stalled 1"),
+        "{metrics}"
+    );
 
     lock.rollback().await.expect("release the lock");
     wait_for("readiness after the write", WAIT, || async {

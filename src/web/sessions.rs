@@ -55,13 +55,10 @@ impl SessionStore for SessionBackend {
 }
 
 impl SessionBackend {
-    /// The store for `store`, its table created when it is PostgreSQL.
+    /// The store for `store` (its PostgreSQL table comes from the migrations).
     pub async fn new(store: &Store) -> Result<Self, sqlx::Error> {
         Ok(match store {
-            Store::Postgres(pool) => {
-                // Its table comes from the migrations (they run when the database is up).
-                Self::Postgres(PostgresStore::new(pool.clone()))
-            }
+            Store::Postgres(pool) => Self::Postgres(PostgresStore::new(pool.clone())),
             Store::Memory(_) => Self::Memory(MemoryStore::default()),
         })
     }
