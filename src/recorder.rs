@@ -288,7 +288,10 @@ impl Writer {
                 }
                 Ok(Err(error)) if error.is_data_error() => return Some(Err(error.to_string())),
                 Ok(Err(error)) => error.to_string(),
-                Err(_) => format!("no answer within {WRITE_TIMEOUT:?}"),
+                Err(_) => match retry {
+                    Retry::UntilShutdown => format!("no answer within {WRITE_TIMEOUT:?}"),
+                    Retry::Never { .. } => "no answer before shutdown".to_owned(),
+                },
             };
             self.stats.failed(error.clone());
             if let Retry::Never { .. } = retry {

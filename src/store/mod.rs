@@ -118,20 +118,11 @@ const RETRY_CAP: Duration = Duration::from_secs(10);
 
 /// What is known of the database, kept by `Database::watch` and read by
 /// readiness and by the routes that need the database, which never wait on it.
-#[derive(Debug)]
+/// Unknown until the first attempt: not connected.
+#[derive(Debug, Default)]
 pub struct DatabaseStatus {
     connected: AtomicBool,
     migrated: AtomicBool,
-}
-
-impl Default for DatabaseStatus {
-    /// Unknown until the first attempt: not connected.
-    fn default() -> Self {
-        Self {
-            connected: AtomicBool::new(false),
-            migrated: AtomicBool::new(false),
-        }
-    }
 }
 
 impl DatabaseStatus {
