@@ -72,9 +72,11 @@ impl Application {
         // applied, and every decoded event is handed to the recorder.
         let recorder = Recorder::start(store.clone(), &tasks, &shutdown);
         recorder::restore_session(&store, &live).await;
-        let conformance = Arc::new(Conformance::new(live.clone(), chrono::Utc::now()));
+        let rules = config.decode_rules();
+        let conformance = Arc::new(Conformance::new(live.clone(), chrono::Utc::now(), rules));
         conformance.start(&tasks, &shutdown);
         let subscriber = Subscriber::new(live.clone())
+            .with_rules(rules)
             .with_recorder(recorder.clone())
             .with_conformance(conformance.clone());
         tasks.spawn(subscriber.run(subscription.messages));

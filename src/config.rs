@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
+use crate::events::Rules;
 use crate::feed::massive::{self, MassiveSettings};
 use crate::feed::replay::ReplaySpeed;
 use crate::feed::{FeedSettings, Source};
@@ -16,6 +17,9 @@ use crate::sim::{self, BarLength, EmbeddedSimulator, HealthShape};
 /// when neither `SYMBOLS` nor `MASSIVE_SUBSCRIPTIONS` says otherwise.
 pub const DEFAULT_SYMBOLS: &str =
     "AAPL,MSFT,NVDA,AMZN,GOOGL,META,TSLA,BRK.B,JPM,V,UNH,XOM,JNJ,WMT,MA,PG,AVGO,HD,COST,LLY";
+
+/// The widest `EVENT_MAX_AGE_SECONDS`: a century.
+pub const MAX_EVENT_AGE_SECONDS: u64 = 3_155_760_000;
 
 /// The bootstrap admin's password in `Config::for_tests`.
 pub const TEST_ADMIN_PASSWORD: &str = "admin-password-for-tests";
@@ -135,6 +139,28 @@ pub struct Config {
         value_parser = clap::value_parser!(u64).range(1..=86_400)
     )]
     pub health_stale_seconds: u64,
+
+    /// Seconds an event's own timestamp may lie before its arrival; an older one is refused (decode error `too_old`).
+    #[arg(
+        long,
+        global = true,
+        env = "EVENT_MAX_AGE_SECONDS",
+        value_name = "EVENT_MAX_AGE_SECONDS",
+        default_value_t = Rules::DEFAULT_MAX_AGE_SECONDS,
+        value_parser = clap::value_parser!(u64).range(1..=MAX_EVENT_AGE_SECONDS)
+    )]
+    pub event_max_age_seconds: u64,
+
+    /// Seconds an event's own timestamp may lie after its arrival; a later one is refused (decode error `in_future`).
+    #[arg(
+        long,
+        global = true,
+        env = "EVENT_MAX_FUTURE_SECONDS",
+        value_name = "EVENT_MAX_FUTURE_SECONDS",
+        default_value_t = Rules::DEFAULT_MAX_FUTURE_SECONDS,
+        value_parser = clap::value_parser!(u64).range(0..=86_400)
+    )]
+    pub event_max_future_seconds: u64,
 
     /// Where ticks come from: massive, synthetic, replay or none
     /// (default: massive when MASSIVE_API_KEY is set, else synthetic).
@@ -318,6 +344,14 @@ impl Config {
         Duration::from_secs(self.health_stale_seconds)
     }
 
+    /// What the subscriber refuses beyond the shapes: the event time window.
+    pub fn decode_rules(&self) -> Rules {
+        Rules::new(
+            Duration::from_secs(self.event_max_age_seconds),
+            Duration::from_secs(self.event_max_future_seconds),
+        )
+    }
+
     /// The defaults of every variable, on an ephemeral port and with no feed,
     /// for tests to adjust.
     pub fn for_tests() -> Self {
@@ -333,6 +367,8 @@ impl Config {
         config.database_url = None;
         config.tickstock_admin_password = Some(TEST_ADMIN_PASSWORD.into());
         config.data_source = Some(SourceChoice::None);
+        // The seeds' examples and the mock data are dated 2025: accept them.
+        config.event_max_age_seconds = MAX_EVENT_AGE_SECONDS;
         config
     }
 

@@ -9,7 +9,7 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
-use crate::events::Channel;
+use crate::events::{Channel, Reason};
 use crate::feed::{FeedState, FeedStats};
 use crate::recorder::RecorderStats;
 use crate::state::{LiveState, StreamStatus};
@@ -80,6 +80,29 @@ fn per_channel(
     Ok(())
 }
 
+/// One counter per channel and decode-error reason.
+fn per_channel_reason(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    value: impl Fn(Channel, Reason) -> u64,
+) -> std::fmt::Result {
+    let mut family = encoder.encode_descriptor(
+        name,
+        help,
+        None,
+        prometheus_client::metrics::MetricType::Counter,
+    )?;
+    for channel in Channel::ALL {
+        for reason in Reason::ALL {
+            ConstCounter::new(value(channel, reason)).encode(
+                family.encode_family(&[("channel", channel.name()), ("reason", reason.label())])?,
+            )?;
+        }
+    }
+    Ok(())
+}
+
 fn label<T: serde::Serialize>(value: T) -> String {
     serde_json::to_value(value)
         .ok()
@@ -115,11 +138,11 @@ impl Collector for TickStockCollector {
             "Messages received per channel",
             |c| live.channel(c).messages(),
         )?;
-        per_channel(
+        per_channel_reason(
             &mut encoder,
             "tickstock_channel_decode_errors",
-            "Messages that could not be decoded, per channel",
-            |c| live.channel(c).decode_errors(),
+            "Messages (or batch elements) refused by the decoder, per channel and reason",
+            |c, r| live.channel(c).decode_errors_for(r),
         )?;
         let status = live.status(chrono::Utc::now());
         let statuses = [
