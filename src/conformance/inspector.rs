@@ -403,7 +403,7 @@ fn to_json<T: Serialize>(value: &T) -> String {
 mod tests {
     use super::*;
     use crate::bus::Link;
-    use crate::events::required;
+    use crate::events::{Reason, required};
     use crate::state::Limits;
     use serde_json::Value;
 
@@ -482,6 +482,27 @@ mod tests {
         assert!(
             faulty.contains(&"status") && faulty.contains(&"timestamp"),
             "{faulty:?}"
+        );
+    }
+
+    #[test]
+    fn a_refused_message_shows_its_reason_and_the_counters_count_it() {
+        let inspector = inspector();
+        let message = br#"{"health": {"status": "healthy", "uptime_seconds": -1e16}}"#;
+        record(&inspector, Channel::Health, message);
+        inspector
+            .live
+            .channel(Channel::Health)
+            .record_decode_error(Reason::Negative);
+        let snapshot = snapshot(&inspector);
+        let health = &snapshot["data"]["channels"][Channel::Health.index()];
+        let error = &health["recent"][0]["error"];
+        assert_eq!(error["field"], "uptime_seconds");
+        assert_eq!(error["reason"], "negative");
+        assert_eq!(error["message"], "field `uptime_seconds` is negative");
+        assert_eq!(
+            health["counters"]["decode_error_reasons"],
+            serde_json::json!({"negative": 1})
         );
     }
 
