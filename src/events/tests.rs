@@ -258,10 +258,10 @@ pub(crate) fn arbitrary_json() -> impl Strategy<Value = Value> {
         .prop_map(Value::from),
         hostile_number(),
     ];
-    // Now and then a huge string, some over the message limit.
+    // Now and then a huge string (a message over the limit is refused unread).
     let leaf = prop_oneof![
-        20 => leaf,
-        1 => (0..1_200_000usize).prop_map(|n| Value::from("y".repeat(n))),
+        40 => leaf,
+        1 => (0..300_000usize).prop_map(|n| Value::from("y".repeat(n))),
     ];
     leaf.prop_recursive(4, 48, 8, |inner| {
         prop_oneof![
