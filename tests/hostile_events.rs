@@ -2,7 +2,9 @@
 //! through the subscriber into the live state, is refused with its reason,
 //! counted, and changes nothing; what is free text is cleaned instead. The
 //! defect that stopped ingestion (a health event whose uptime is -1e16
-//! panicked the subscriber) is driven through a real Redis too.
+//! panicked the subscriber) is driven through a real Redis too, and the one
+//! that stopped the history (a NUL in an alert's message, which PostgreSQL
+//! refuses) through a real PostgreSQL.
 
 mod common;
 
@@ -10,6 +12,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use common::postgres::TestDatabase;
 use common::{RedisServer, TestApp, WAIT, deliver, wait_for};
 use serde_json::{Value, json};
 use tickstock::bus::{BusMessage, Link};
@@ -887,4 +890,62 @@ async fn the_configured_window_refuses_old_events_and_keeps_current_ones() {
     let counters = &status["subscriber_stats"]["channels"][channel];
     assert_eq!(counters["decode_error_reasons"], json!({"too_old": 1}));
     assert_eq!(app.state.live.latest_indicators().len(), 1);
+}
+
+/// A NUL in an alert's text no longer reaches PostgreSQL (which refuses it
+/// and, before, stopped every later row): the alert is stored without it,
+/// and so is the next one.
+#[tokio::test]
+async fn an_alert_with_a_nul_in_its_text_is_stored_without_it_and_so_is_the_next() {
+    let redis = RedisServer::start().await;
+    let db = TestDatabase::create().await;
+    let app = TestApp::spawn(Config {
+        redis_url: Some(redis.url()),
+        database_url: Some(db.url.clone()),
+        ..Config::for_tests()
+    })
+    .await;
+    app.wait_connected().await;
+    let mut redis_pub = redis.publisher().await;
+    let channel = Channel::CriticalAlerts.name();
+    let alert = |message: &str, at: DateTime<Utc>| {
+        json!({"type": "critical_alert", "alert": {"severity": "critical", "message": message,
+            "timestamp": iso(at), "component": "polygon_websocket", "action_required": "act\u{0}",
+            "recovery": null, "note": "x\u{0}y"}})
+        .to_string()
+    };
+    let now = Utc::now();
+    deliver(
+        &app,
+        &mut redis_pub,
+        channel,
+        &alert("lost\u{0} feed", now - Duration::seconds(2)),
+    )
+    .await;
+    deliver(
+        &app,
+        &mut redis_pub,
+        channel,
+        &alert("next", now - Duration::seconds(1)),
+    )
+    .await;
+    let pool = db.pool().await;
+    let rows: Vec<(Option<String>, Option<String>, Option<Value>)> =
+        wait_for("both alerts stored", WAIT, || {
+            let pool = pool.clone();
+            async move {
+                let rows: Vec<(Option<String>, Option<String>, Option<Value>)> = sqlx::query_as(
+                "SELECT message, action_required, data FROM streaming_alerts ORDER BY triggered_at",
+            )
+            .fetch_all(&pool)
+            .await
+            .ok()?;
+                (rows.len() == 2).then_some(rows)
+            }
+        })
+        .await;
+    assert_eq!(rows[0].0.as_deref(), Some("lost feed"));
+    assert_eq!(rows[0].1.as_deref(), Some("act"));
+    assert_eq!(rows[0].2, Some(json!({"note": "xy"})));
+    assert_eq!(rows[1].0.as_deref(), Some("next"));
 }
