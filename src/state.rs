@@ -25,6 +25,8 @@ pub struct Limits {
     pub patterns: usize,
     pub indicators: usize,
     pub alerts: usize,
+    /// Changes waiting for the push hub; beyond it the hub resynchronises.
+    pub changes: usize,
 }
 
 impl Default for Limits {
@@ -33,6 +35,7 @@ impl Default for Limits {
             patterns: 500,
             indicators: 5_000,
             alerts: 200,
+            changes: 65_536,
         }
     }
 }
@@ -231,9 +234,6 @@ pub struct LiveEvent {
     pub data: String,
 }
 
-/// Changes waiting for the push hub; beyond it the hub resynchronises.
-const EVENT_BUFFER: usize = 65_536;
-
 pub struct LiveState {
     inner: RwLock<Inner>,
     events: broadcast::Sender<Arc<LiveEvent>>,
@@ -247,7 +247,7 @@ impl LiveState {
     pub fn new(link: Arc<Link>, stale_after: std::time::Duration, limits: Limits) -> Self {
         Self {
             inner: RwLock::default(),
-            events: broadcast::channel(EVENT_BUFFER).0,
+            events: broadcast::channel(limits.changes.max(1)).0,
             channels: Default::default(),
             link,
             stale_after: chrono::Duration::from_std(stale_after).unwrap_or(chrono::Duration::MAX),
