@@ -66,7 +66,11 @@ impl Application {
             session_backend.clone(),
             config.allowed_origins.0.clone(),
         );
-        tasks.spawn(identity.clone().follow_replicas(bus.clone(), shutdown.clone()));
+        tasks.spawn(
+            identity
+                .clone()
+                .follow_replicas(bus.clone(), shutdown.clone()),
+        );
         let secret = match &config.session_secret {
             Some(secret) => secret.as_bytes().to_vec(),
             None => rand::random::<[u8; 32]>().to_vec(),

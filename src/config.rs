@@ -86,7 +86,11 @@ impl std::str::FromStr for Origins {
                 Some(host) if !host.is_empty() && !host.contains(['/', '?', '#', '@', ' ']) => {
                     origins.push(origin)
                 }
-                _ => return Err(format!("{origin:?} is not an origin like https://host[:port]")),
+                _ => {
+                    return Err(format!(
+                        "{origin:?} is not an origin like https://host[:port]"
+                    ));
+                }
             }
         }
         Ok(Self(origins))
@@ -123,7 +127,13 @@ pub struct Config {
 
     /// Origins besides the server's own whose pages may open the WebSocket
     /// (comma-separated, e.g. `https://dash.example.com`).
-    #[arg(long, global = true, env = "ALLOWED_ORIGINS", value_name = "ALLOWED_ORIGINS", default_value = "")]
+    #[arg(
+        long,
+        global = true,
+        env = "ALLOWED_ORIGINS",
+        value_name = "ALLOWED_ORIGINS",
+        default_value = ""
+    )]
     pub allowed_origins: Origins,
 
     /// Creates the user `admin` (role super) with this password when no user exists.

@@ -19,10 +19,16 @@ const LOCAL_QUEUE: usize = 256;
 pub enum AuthChange {
     /// A login session ended; `session` is the SHA-256 of its id (the id
     /// itself is a credential and never leaves the process).
-    LoggedOut { session: String },
-    TokenRevoked { token_id: i64 },
+    LoggedOut {
+        session: String,
+    },
+    TokenRevoked {
+        token_id: i64,
+    },
     /// Role, password or existence changed.
-    UserChanged { user_id: i64 },
+    UserChanged {
+        user_id: i64,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -131,10 +131,7 @@ impl Accounts {
 
     /// As [`Self::user_for_token`], by the token's [`digest`]; both lookups
     /// cached in front of the database.
-    pub async fn user_for_token_digest(
-        &self,
-        digest: &str,
-    ) -> Result<Option<User>, AccountError> {
+    pub async fn user_for_token_digest(&self, digest: &str) -> Result<Option<User>, AccountError> {
         let key = digest.to_owned();
         let user_id = self
             .token_cache
@@ -193,7 +190,8 @@ impl Accounts {
                     .is_some(),
             };
         if revoked {
-            self.announce(AuthChange::TokenRevoked { token_id: id }).await;
+            self.announce(AuthChange::TokenRevoked { token_id: id })
+                .await;
         }
         Ok(revoked)
     }

@@ -17,8 +17,8 @@ use tower_sessions::Session;
 
 use super::identity::Credential;
 use super::pages::{self, LoginPage};
-use super::{ApiError, AppState};
 use super::routes::{Access, Surface};
+use super::{ApiError, AppState};
 use crate::accounts::changes::AuthChange;
 use crate::accounts::{AccountError, Accounts, User, tokens};
 
@@ -325,7 +325,10 @@ pub async fn logout(
     }
     if let Some(id) = ended {
         let session = super::sessions::digest(&id);
-        state.accounts.announce(AuthChange::LoggedOut { session }).await;
+        state
+            .accounts
+            .announce(AuthChange::LoggedOut { session })
+            .await;
     }
     Redirect::to("/login").into_response()
 }

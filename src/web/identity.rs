@@ -148,9 +148,6 @@ impl Identity {
                 self.sessions.forget(session);
             }
         };
-        self.accounts
-            .changes()
-            .listen(&bus, forget, shutdown)
-            .await;
+        self.accounts.changes().listen(&bus, forget, shutdown).await;
     }
 }

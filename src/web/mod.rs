@@ -64,7 +64,9 @@ pub fn router(
     routes::build(&state)
         .fallback(|| async { ApiError::NotFound })
         .layer(auth)
-        .layer(axum::middleware::map_response(sessions::unavailable_not_empty))
+        .layer(axum::middleware::map_response(
+            sessions::unavailable_not_empty,
+        ))
         .layer(header(
             header::CONTENT_SECURITY_POLICY,
             CONTENT_SECURITY_POLICY,

@@ -245,8 +245,8 @@ impl RedisSessions {
 
     /// Writes `record`; only when no session has its id when `only_new`.
     async fn write(&self, record: &Record, only_new: bool) -> session_store::Result<bool> {
-        let payload = serde_json::to_vec(record)
-            .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let payload =
+            serde_json::to_vec(record).map_err(|e| session_store::Error::Encode(e.to_string()))?;
         let expires_at_ms = record.expiry_date.unix_timestamp_nanos() / 1_000_000;
         let expires_at_ms = u64::try_from(expires_at_ms)
             .map_err(|_| session_store::Error::Encode("expiry before 1970".into()))?;
