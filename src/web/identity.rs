@@ -151,3 +151,101 @@ impl Identity {
         self.accounts.changes().listen(&bus, forget, shutdown).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Origins;
+    use crate::store::Store;
+
+    fn identity(allowed: &str) -> Identity {
+        let allowed: Origins = allowed.parse().unwrap();
+        let sessions = SessionBackend::Memory(tower_sessions::MemoryStore::default());
+        Identity::new(Accounts::new(Store::memory()), sessions, allowed.0)
+    }
+
+    fn headers(host: &str, origin: Option<&str>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, host.parse().unwrap());
+        if let Some(origin) = origin {
+            headers.insert(header::ORIGIN, origin.parse().unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn only_the_own_origin_and_the_allowed_ones_pass() {
+        let identity = identity(" https://Dash.Example/ ,http://10.0.0.2:8080");
+        let host = "tickstock.example:5000";
+        for origin in [
+            None,
+            Some("http://tickstock.example:5000"),
+            Some("https://TICKSTOCK.example:5000/"),
+            Some("https://dash.example"),
+            Some("http://10.0.0.2:8080"),
+        ] {
+            assert!(
+                identity.origin_allowed(&headers(host, origin)),
+                "{origin:?}"
+            );
+        }
+        for origin in [
+            "null",
+            "http://evil.example",
+            "http://tickstock.example",
+            "http://tickstock.example:5001",
+            "http://tickstock.example:5000.evil.example",
+            "ws://tickstock.example:5000",
+            "https://dash.example:443",
+            "",
+        ] {
+            assert!(
+                !identity.origin_allowed(&headers(host, Some(origin))),
+                "{origin:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_allow_list_holds_origins_only() {
+        for bad in [
+            "dash.example",
+            "https://",
+            "https://dash.example/path",
+            "ftp://x",
+        ] {
+            assert!(bad.parse::<Origins>().is_err(), "{bad}");
+        }
+        assert_eq!("".parse::<Origins>().unwrap(), Origins::default());
+    }
+
+    #[test]
+    fn a_logout_ends_its_own_session_only_and_changes_recheck_whom_they_concern() {
+        let id = Id::default();
+        let user = |id| Login {
+            credential: Credential::Session(Id::default()),
+            user_id: id,
+            role: Role::User,
+            stamp: Vec::new(),
+        };
+        let session = Login {
+            credential: Credential::Session(id),
+            ..user(1)
+        };
+        let token = Login {
+            credential: Credential::Token("digest".into()),
+            ..user(1)
+        };
+        let own = AuthChange::LoggedOut {
+            session: sessions::digest(&id),
+        };
+        assert_eq!(Identity::concern(&session, &own), Concern::Ended);
+        assert_eq!(Identity::concern(&user(1), &own), Concern::Unrelated);
+        let revoked = AuthChange::TokenRevoked { token_id: 7 };
+        assert_eq!(Identity::concern(&token, &revoked), Concern::Recheck);
+        assert_eq!(Identity::concern(&session, &revoked), Concern::Unrelated);
+        let changed = AuthChange::UserChanged { user_id: 1 };
+        assert_eq!(Identity::concern(&token, &changed), Concern::Recheck);
+        assert_eq!(Identity::concern(&user(2), &changed), Concern::Unrelated);
+    }
+}
