@@ -28,10 +28,10 @@ use tokio::sync::broadcast::{
     error::{RecvError, TryRecvError},
 };
 
+use super::AppState;
 use super::auth::CurrentUser;
 use super::identity::{Concern, Credential, Identity, Login};
 use crate::accounts::changes::AuthChange;
-use crate::conformance::Conformance;
 use crate::conformance::inspector::Inspector;
 use crate::push::Hub;
 
@@ -57,14 +57,18 @@ pub struct Params {
 
 pub async fn upgrade(
     upgrade: WebSocketUpgrade,
-    State(hub): State<Arc<Hub>>,
-    State(conformance): State<Arc<Conformance>>,
-    State(identity): State<Identity>,
+    State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Extension(credential): Extension<Credential>,
     headers: HeaderMap,
     Query(params): Query<Params>,
 ) -> Response {
+    let AppState {
+        hub,
+        conformance,
+        identity,
+        ..
+    } = state;
     if !identity.origin_allowed(&headers) {
         let refusal = json!({"error": "origin not allowed"});
         return (StatusCode::FORBIDDEN, axum::Json(refusal)).into_response();
