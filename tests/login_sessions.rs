@@ -99,6 +99,7 @@ async fn a_database_outage_logs_nobody_out_and_what_fails_answers_503_json_at_on
     // Past the caches' freshness: each lookup now finds the database gone.
     let outage = Instant::now();
     let mut requests = 0;
+    let mut slowest = Duration::ZERO;
     while outage.elapsed() < Duration::from_secs(5) {
         for (path, credential) in [
             ("/streaming/api/status", None),
@@ -121,15 +122,14 @@ async fn a_database_outage_logs_nobody_out_and_what_fails_answers_503_json_at_on
                 200,
                 "{path} {credential:?} during the outage"
             );
-            assert!(
-                started.elapsed() < AT_ONCE,
-                "{path} took {:?}",
-                started.elapsed()
-            );
+            let took = started.elapsed();
+            assert!(took < AT_ONCE, "{path} took {took:?}");
+            slowest = slowest.max(took);
             requests += 1;
         }
     }
     assert!(requests > 3);
+    println!("during the outage: {requests} logged-in requests, the slowest {slowest:?}");
     // A new socket opens, and the open one still streams live data.
     let mut new_socket = socket(&browser).await;
     until_event(&mut new_socket, "snapshot").await;
@@ -161,6 +161,7 @@ async fn a_database_outage_logs_nobody_out_and_what_fails_answers_503_json_at_on
             assert_eq!(status, 503, "{credential:?}: {body}");
             assert_eq!(body["error"], "accounts are unavailable", "{credential:?}");
             assert!(took < AT_ONCE, "{credential:?} took {took:?}");
+            println!("an unseen login during the outage: {status} in {took:?}");
         }
     }
     replica_proxy.restore();
