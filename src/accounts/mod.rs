@@ -404,7 +404,8 @@ impl Accounts {
                 }
             }
         }
-        self.users.remove(&id);
+        // The sessions bound to the old hash end on every replica at once.
+        self.announce(AuthChange::UserChanged { user_id: id }).await;
         Ok(())
     }
 
