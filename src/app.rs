@@ -21,6 +21,7 @@ use crate::sim;
 use crate::state::{Limits, LiveState};
 use crate::store::Store;
 use crate::subscriber::Subscriber;
+use crate::web::identity::Identity;
 use crate::web::sessions::{self, SessionBackend};
 use crate::web::{self, AppState};
 use tower_sessions::SessionManagerLayer;
@@ -51,12 +52,25 @@ impl Application {
                 .context("cannot use the database at DATABASE_URL")?,
             None => Store::memory(),
         };
-        let accounts = Accounts::new(store.clone());
+        let accounts = Accounts::new(store.clone())
+            .announcing_on(&bus)
+            .with_session_secret(config.session_secret.as_deref());
         bootstrap_admin(&accounts, &config, &store).await?;
-        let session_backend = SessionBackend::new(&store)
+        let session_backend = SessionBackend::new(&store, &bus)
             .await
             .context("cannot create the login session table")?;
+        tracing::info!("AUTH: Login sessions live in {}", session_backend.kind());
         tasks.spawn(session_backend.clone().delete_expired(shutdown.clone()));
+        let identity = Identity::new(
+            accounts.clone(),
+            session_backend.clone(),
+            config.allowed_origins.0.clone(),
+        );
+        tasks.spawn(
+            identity
+                .clone()
+                .follow_replicas(bus.clone(), shutdown.clone()),
+        );
         let secret = match &config.session_secret {
             Some(secret) => secret.as_bytes().to_vec(),
             None => rand::random::<[u8; 32]>().to_vec(),
@@ -118,6 +132,7 @@ impl Application {
                 )),
                 hub,
                 conformance,
+                identity,
             },
             sessions,
             shutdown,

@@ -72,6 +72,35 @@ impl std::str::FromStr for List {
     }
 }
 
+/// A comma-separated list of web origins (`scheme://host[:port]`), lower-cased.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Origins(pub Vec<String>);
+
+impl std::str::FromStr for Origins {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        let mut origins = Vec::new();
+        for origin in value.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+            let origin = origin.trim_end_matches('/').to_ascii_lowercase();
+            let host = origin
+                .strip_prefix("http://")
+                .or_else(|| origin.strip_prefix("https://"));
+            match host {
+                Some(host) if !host.is_empty() && !host.contains(['/', '?', '#', '@', ' ']) => {
+                    origins.push(origin)
+                }
+                _ => {
+                    return Err(format!(
+                        "{origin:?} is not an origin like https://host[:port]"
+                    ));
+                }
+            }
+        }
+        Ok(Self(origins))
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// Address the HTTP server listens on.
@@ -99,6 +128,17 @@ pub struct Config {
     /// Mark session cookies Secure (set when TickStock is served over HTTPS).
     #[arg(long, global = true, env = "COOKIE_SECURE", value_name = "COOKIE_SECURE", default_value_t = false, action = clap::ArgAction::Set)]
     pub cookie_secure: bool,
+
+    /// Origins besides the server's own whose pages may open the WebSocket
+    /// (comma-separated, e.g. `https://dash.example.com`).
+    #[arg(
+        long,
+        global = true,
+        env = "ALLOWED_ORIGINS",
+        value_name = "ALLOWED_ORIGINS",
+        default_value = ""
+    )]
+    pub allowed_origins: Origins,
 
     /// Creates the user `admin` (role super) with this password when no user exists.
     #[arg(

@@ -15,10 +15,12 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 use tower_sessions::Session;
 
-use super::AppState;
+use super::identity::Credential;
 use super::pages::{self, LoginPage};
 use super::routes::{Access, Surface};
-use crate::accounts::{AccountError, Accounts, User};
+use super::{ApiError, AppState};
+use crate::accounts::changes::AuthChange;
+use crate::accounts::{AccountError, Accounts, User, tokens};
 
 #[derive(Clone)]
 pub struct Backend {
@@ -112,9 +114,9 @@ async fn guard(
     access: Access,
     surface: Surface,
 ) -> Response {
-    let user = match bearer(&request) {
+    let (user, credential) = match bearer(&request) {
         Some(token) => match state.accounts.user_for_token(token).await {
-            Ok(Some(user)) => user,
+            Ok(Some(user)) => (user, Credential::Token(tokens::digest(token))),
             Ok(None) => {
                 return refuse(
                     StatusCode::UNAUTHORIZED,
@@ -124,18 +126,13 @@ async fn guard(
                 );
             }
             Err(error) => {
-                tracing::error!("AUTH: token lookup failed: {error}");
-                return refuse(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    Surface::Api,
-                    "accounts unavailable",
-                    &request,
-                );
+                tracing::warn!("AUTH: token lookup failed: {error}");
+                return ApiError::AccountsUnavailable.into_response();
             }
         },
-        None => match auth.user {
-            Some(user) => user,
-            None => {
+        None => match (auth.user, auth.session.id()) {
+            (Some(user), Some(id)) => (user, Credential::Session(id)),
+            _ => {
                 return refuse(
                     StatusCode::UNAUTHORIZED,
                     surface,
@@ -154,6 +151,7 @@ async fn guard(
         );
     }
     request.extensions_mut().insert(CurrentUser(user));
+    request.extensions_mut().insert(credential);
     next.run(request).await
 }
 
@@ -309,6 +307,7 @@ pub struct LogoutForm {
 }
 
 pub async fn logout(
+    State(state): State<AppState>,
     mut auth: AuthSession,
     session: Session,
     Form(form): Form<LogoutForm>,
@@ -320,8 +319,16 @@ pub async fn logout(
         )
             .into_response();
     }
+    let ended = session.id();
     if let Err(error) = auth.logout().await {
         tracing::error!("AUTH: logout failed: {error}");
+    }
+    if let Some(id) = ended {
+        let session = super::sessions::digest(&id);
+        state
+            .accounts
+            .announce(AuthChange::LoggedOut { session })
+            .await;
     }
     Redirect::to("/login").into_response()
 }

@@ -17,6 +17,9 @@ pub enum ApiError {
     /// The history store did not answer (e.g. PostgreSQL is down).
     #[error("the history store is unavailable")]
     Unavailable,
+    /// Who is logged in cannot be looked up (the session or account store is down).
+    #[error("accounts are unavailable")]
+    AccountsUnavailable,
 }
 
 impl ApiError {
@@ -24,7 +27,9 @@ impl ApiError {
         match self {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::AccountsUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 }

@@ -6,6 +6,7 @@ mod api;
 pub mod auth;
 mod error;
 mod history;
+pub mod identity;
 mod inspector;
 mod pages;
 mod probes;
@@ -43,6 +44,7 @@ pub struct AppState {
     pub lockout: Arc<Lockout>,
     pub hub: Arc<crate::push::Hub>,
     pub conformance: Arc<crate::conformance::Conformance>,
+    pub identity: identity::Identity,
     pub metrics: Arc<prometheus_client::registry::Registry>,
 }
 
@@ -62,6 +64,9 @@ pub fn router(
     routes::build(&state)
         .fallback(|| async { ApiError::NotFound })
         .layer(auth)
+        .layer(axum::middleware::map_response(
+            sessions::unavailable_not_empty,
+        ))
         .layer(header(
             header::CONTENT_SECURITY_POLICY,
             CONTENT_SECURITY_POLICY,
