@@ -154,13 +154,18 @@ impl Application {
         &self.state
     }
 
+    /// The router `run_until_stopped` serves, for driving requests in process.
+    pub fn router(&self) -> axum::Router {
+        web::router(self.state.clone(), self.sessions.clone())
+    }
+
     /// Serves until `stop` completes, then stops every background task.
     pub async fn run_until_stopped(
         self,
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let shutdown = self.shutdown.clone();
-        let router = web::router(self.state, self.sessions);
+        let router = self.router();
         // Small WebSocket frames must not wait on Nagle and delayed ACKs (40 ms stalls).
         let listener = self.listener.tap_io(|tcp| {
             if let Err(error) = tcp.set_nodelay(true) {
