@@ -7,6 +7,7 @@ pub mod auth;
 mod error;
 mod history;
 mod inspector;
+pub mod limits;
 mod pages;
 mod probes;
 pub mod routes;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub store: Store,
     pub accounts: Accounts,
     pub lockout: Arc<Lockout>,
+    pub login_limits: Arc<limits::LoginLimits>,
+    pub login_csrf: Arc<auth::csrf::LoginCsrf>,
     pub hub: Arc<crate::push::Hub>,
     pub conformance: Arc<crate::conformance::Conformance>,
     pub metrics: Arc<prometheus_client::registry::Registry>,
