@@ -495,3 +495,19 @@ fn parse_redis_url(value: &str) -> Result<String, String> {
         Err(error) => Err(format!("not a Redis URL ({error})")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_networks() {
+        let networks: Networks = " 127.0.0.1, 10.0.0.0/8,::1 ,".parse().unwrap();
+        let texts: Vec<String> = networks.0.iter().map(ToString::to_string).collect();
+        assert_eq!(texts, ["127.0.0.1/32", "10.0.0.0/8", "::1/128"]);
+        for bad in ["10.0.0.0/33", "proxy.example", "10.0.0"] {
+            let error = bad.parse::<Networks>().unwrap_err();
+            assert!(error.contains(bad), "{error}");
+        }
+    }
+}
