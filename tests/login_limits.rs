@@ -17,6 +17,7 @@ const ADMIN_PASSWORD: &str = "flood-test-admin-password";
 struct Server {
     base_url: String,
     child: Child,
+    log: tempfile::NamedTempFile,
 }
 
 impl Server {
@@ -33,11 +34,13 @@ impl Server {
             .env("TICKSTOCK_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("RUST_LOG", "warn")
             .envs(settings.iter().map(|(name, value)| (name, value)))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stdout(Stdio::null());
+        let log = tempfile::NamedTempFile::new().expect("a log file");
+        command.stderr(log.reopen().expect("the log file"));
         let server = Self {
             base_url: format!("http://127.0.0.1:{port}"),
             child: command.spawn().expect("start tickstock"),
+            log,
         };
         let health = format!("{}/healthz", server.base_url);
         wait_for("tickstock to answer /healthz", WAIT, || async {
@@ -57,6 +60,10 @@ impl Server {
             .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
             .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
             .unwrap_or_else(|| panic!("{field} in /proc status"))
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(self.log.path()).expect("the server's log")
     }
 
     /// CPU time the process has used (user and system), in clock ticks.
@@ -303,4 +310,49 @@ async fn lockout_and_login_rates_are_shared_by_replicas_on_one_redis() {
             .unwrap()
             .contains("Too many sign-in attempts")
     );
+}
+
+#[tokio::test]
+async fn with_redis_away_the_lockout_counts_in_process_and_says_so() {
+    let mut redis = RedisServer::start().await;
+    let server = Server::start(&[
+        ("REDIS_URL", redis.url()),
+        ("LOGIN_MAX_FAILURES", "2".into()),
+        ("RUST_LOG", "info".into()),
+    ])
+    .await;
+    let http = client();
+    let form = server.form(&http).await;
+    redis.kill();
+    for _ in 0..2 {
+        let response = server.login(&http, &form, "admin", "wrong-password").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let locked = server.login(&http, &form, "admin", ADMIN_PASSWORD).await;
+    assert_eq!(
+        locked.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "no failing open"
+    );
+    let log = server.log_text();
+    assert!(
+        log.contains("counting in this process only"),
+        "the fallback is logged: {log}"
+    );
+
+    redis.restart().await;
+    let mut attempt = 0;
+    wait_for("the limits to use Redis again", WAIT, || {
+        attempt += 1;
+        let name = format!("ghost-{attempt}");
+        let (http, form, server) = (&http, &form, &server);
+        async move {
+            server.login(http, form, &name, "wrong-password").await;
+            server
+                .log_text()
+                .contains("Redis answers again")
+                .then_some(())
+        }
+    })
+    .await;
 }

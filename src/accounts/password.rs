@@ -12,6 +12,8 @@
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use std::sync::LazyLock;
+
 use parking_lot::Mutex;
 use sha2::{Sha256, Sha512};
 use subtle::ConstantTimeEq;
@@ -25,9 +27,11 @@ pub enum Verdict {
     },
 }
 
-/// Working memories kept for reuse; more run at once only outside the
-/// bounded login path (e.g. an admin adding users), and are then freed.
-const POOLED_MEMORIES: usize = 8;
+/// Working memories kept for reuse: one per core, as many as the login path
+/// runs at once; more run only outside it (e.g. an admin adding users), and
+/// are then freed.
+static POOLED_MEMORIES: LazyLock<usize> =
+    LazyLock::new(|| std::thread::available_parallelism().map_or(1, usize::from));
 static MEMORY: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
 
 /// Runs `argon2` with a pooled working memory of at least `blocks` blocks.
@@ -40,7 +44,7 @@ fn with_memory<T>(blocks: usize, argon2: impl FnOnce(&mut [Block]) -> T) -> T {
     let mut memory = pooled.unwrap_or_else(|| vec![Block::default(); blocks]);
     let result = argon2(&mut memory);
     let mut pool = MEMORY.lock();
-    if pool.len() < POOLED_MEMORIES {
+    if pool.len() < *POOLED_MEMORIES {
         pool.push(memory);
     }
     result

@@ -476,6 +476,35 @@ pub async fn logout(
 mod tests {
     use super::*;
 
+    fn with_cookie(cookie: &HeaderValue) -> HeaderMap {
+        let pair = cookie.to_str().unwrap().split(';').next().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, format!("other=1; {pair}").parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn a_login_form_token_holds_only_with_its_own_cookie_and_key() {
+        let forms = csrf::LoginCsrf::new(b"a secret of at least thirty-two bytes", true);
+        let (cookie, token) = forms.issue();
+        let cookie = cookie.unwrap();
+        let text = cookie.to_str().unwrap();
+        for attribute in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/login"] {
+            assert!(text.contains(attribute), "{text}");
+        }
+        assert!(forms.valid(&with_cookie(&cookie), &token));
+        let (other_cookie, other_token) = forms.issue();
+        assert!(!forms.valid(&with_cookie(&other_cookie.unwrap()), &token));
+        assert!(!forms.valid(&with_cookie(&cookie), &other_token));
+        assert!(!forms.valid(&HeaderMap::new(), &token));
+        assert!(!forms.valid(&with_cookie(&cookie), &token[..62]));
+        let elsewhere = csrf::LoginCsrf::new(b"another secret of thirty-two bytes", true);
+        assert!(
+            !elsewhere.valid(&with_cookie(&cookie), &token),
+            "another key"
+        );
+    }
+
     #[test]
     fn only_local_paths_are_followed_after_login() {
         assert_eq!(safe_next(Some("/dashboard?x=1")), "/dashboard?x=1");
