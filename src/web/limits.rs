@@ -49,8 +49,9 @@ pub enum Refusal {
 }
 
 impl LoginLimits {
-    /// `per_minute` attempts for each address and each name; addresses from
-    /// `X-Forwarded-For` only when the peer is one of `trusted_proxies`.
+    /// Attempts a minute for each client address and each login name;
+    /// addresses from `X-Forwarded-For` only when the peer is one of
+    /// `trusted_proxies`; counted in `shared` when given.
     pub fn new(
         address_per_minute: NonZeroU32,
         name_per_minute: NonZeroU32,
