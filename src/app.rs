@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::accounts::Accounts;
-use crate::accounts::lockout::Lockout;
+use crate::accounts::lockout::{Lockout, SharedWindows};
 use crate::bus::Bus;
 use crate::config::Config;
 use crate::conformance::Conformance;
@@ -22,6 +22,8 @@ use crate::state::{Limits, LiveState};
 use crate::store::Store;
 use crate::subscriber::Subscriber;
 use crate::web::identity::Identity;
+use crate::web::auth::csrf::LoginCsrf;
+use crate::web::limits::LoginLimits;
 use crate::web::sessions::{self, SessionBackend};
 use crate::web::{self, AppState};
 use tower_sessions::SessionManagerLayer;
@@ -76,6 +78,12 @@ impl Application {
             None => rand::random::<[u8; 32]>().to_vec(),
         };
         let sessions = sessions::layer(session_backend, &secret, config.cookie_secure);
+        let login_csrf = Arc::new(LoginCsrf::new(&secret, config.cookie_secure));
+        // With Redis, login failures and rates are counted there, for every replica.
+        let shared_counts = match &config.redis_url {
+            Some(url) => Some(Arc::new(SharedWindows::new(url).context("REDIS_URL")?)),
+            None => None,
+        };
         let subscription = bus.subscribe(&Channel::ALL.map(Channel::name), shutdown.clone());
         let live = Arc::new(LiveState::new(
             subscription.link,
@@ -129,7 +137,15 @@ impl Application {
                 lockout: Arc::new(Lockout::new(
                     config.login_max_failures,
                     std::time::Duration::from_secs(config.login_lockout_seconds),
+                    shared_counts.clone(),
                 )),
+                login_limits: Arc::new(LoginLimits::new(
+                    config.login_rate_per_address,
+                    config.login_rate_per_name,
+                    config.trusted_proxies.clone().unwrap_or_default().0,
+                    shared_counts,
+                )),
+                login_csrf,
                 hub,
                 conformance,
                 identity,
@@ -172,7 +188,9 @@ impl Application {
                 tracing::debug!("cannot set TCP_NODELAY: {error}");
             }
         });
-        let result = axum::serve(listener, router)
+        // The peer address is the client of the login rate limit.
+        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let result = axum::serve(listener, service)
             .with_graceful_shutdown(async move {
                 stop.await;
                 shutdown.cancel();

@@ -2,6 +2,7 @@
 //! start-up: a bad value stops start-up with a message naming the variable.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -101,6 +102,28 @@ impl std::str::FromStr for Origins {
     }
 }
 
+/// A comma-separated list of IP addresses and CIDR networks.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Networks(pub Vec<ipnet::IpNet>);
+
+impl std::str::FromStr for Networks {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        value
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(|item| {
+                item.parse::<ipnet::IpNet>()
+                    .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| format!("{item:?} is not an IP address or CIDR network"))
+            })
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// Address the HTTP server listens on.
@@ -157,6 +180,36 @@ pub struct Config {
     /// Seconds the failures are counted over, and how long a name stays locked.
     #[arg(long, global = true, env = "LOGIN_LOCKOUT_SECONDS", value_name = "LOGIN_LOCKOUT_SECONDS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub login_lockout_seconds: u64,
+
+    /// Login attempts a minute from one client address (an IPv6 /64 counts as one).
+    #[arg(
+        long,
+        global = true,
+        env = "LOGIN_RATE_PER_ADDRESS",
+        value_name = "LOGIN_RATE_PER_ADDRESS",
+        default_value = "30"
+    )]
+    pub login_rate_per_address: NonZeroU32,
+
+    /// Login attempts a minute for one login name, from any address.
+    #[arg(
+        long,
+        global = true,
+        env = "LOGIN_RATE_PER_NAME",
+        value_name = "LOGIN_RATE_PER_NAME",
+        default_value = "20"
+    )]
+    pub login_rate_per_name: NonZeroU32,
+
+    /// Reverse proxies (addresses or CIDR networks, comma-separated) whose
+    /// `X-Forwarded-For` names the client of a login. Unset: the socket's peer is the client.
+    #[arg(
+        long,
+        global = true,
+        env = "TRUSTED_PROXIES",
+        value_name = "TRUSTED_PROXIES"
+    )]
+    pub trusted_proxies: Option<Networks>,
 
     /// How far a dashboard client may fall behind, in frames, before it is disconnected (close code 4008).
     #[arg(
@@ -516,5 +569,21 @@ fn parse_redis_url(value: &str) -> Result<String, String> {
     match redis::Client::open(value) {
         Ok(_) => Ok(value.to_owned()),
         Err(error) => Err(format!("not a Redis URL ({error})")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_networks() {
+        let networks: Networks = " 127.0.0.1, 10.0.0.0/8,::1 ,".parse().unwrap();
+        let texts: Vec<String> = networks.0.iter().map(ToString::to_string).collect();
+        assert_eq!(texts, ["127.0.0.1/32", "10.0.0.0/8", "::1/128"]);
+        for bad in ["10.0.0.0/33", "proxy.example", "10.0.0"] {
+            let error = bad.parse::<Networks>().unwrap_err();
+            assert!(error.contains(bad), "{error}");
+        }
     }
 }

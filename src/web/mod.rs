@@ -8,6 +8,7 @@ mod error;
 mod history;
 pub mod identity;
 mod inspector;
+pub mod limits;
 mod pages;
 mod probes;
 pub mod routes;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub store: Store,
     pub accounts: Accounts,
     pub lockout: Arc<Lockout>,
+    pub login_limits: Arc<limits::LoginLimits>,
+    pub login_csrf: Arc<auth::csrf::LoginCsrf>,
     pub hub: Arc<crate::push::Hub>,
     pub conformance: Arc<crate::conformance::Conformance>,
     pub identity: identity::Identity,
