@@ -21,6 +21,7 @@ use crate::sim;
 use crate::state::{Limits, LiveState};
 use crate::store::Store;
 use crate::subscriber::Subscriber;
+use crate::supervise::{Restart, Supervisor};
 use crate::web::sessions::{self, SessionBackend};
 use crate::web::{self, AppState};
 use tower_sessions::SessionManagerLayer;
@@ -44,6 +45,7 @@ impl Application {
         let feed_settings = config.feed_settings()?;
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
+        let supervisor = Supervisor::new(tasks.clone());
         let bus = Bus::new(config.redis_url.as_deref()).context("REDIS_URL")?;
         let store = match &config.database_url {
             Some(url) => Store::connect(url)
@@ -56,7 +58,16 @@ impl Application {
         let session_backend = SessionBackend::new(&store)
             .await
             .context("cannot create the login session table")?;
-        tasks.spawn(session_backend.clone().delete_expired(shutdown.clone()));
+        // Only the database's sessions expire by a task; it ends if the database fails.
+        if matches!(store, Store::Postgres(_)) {
+            let (backend, stop) = (session_backend.clone(), shutdown.clone());
+            supervisor.spawn(
+                "session_expiry",
+                Restart::Always,
+                shutdown.clone(),
+                move || backend.clone().delete_expired(stop.clone()),
+            );
+        }
         let secret = match &config.session_secret {
             Some(secret) => secret.as_bytes().to_vec(),
             None => rand::random::<[u8; 32]>().to_vec(),
@@ -70,14 +81,23 @@ impl Application {
         ));
         // History: the open session is restored before the first event is
         // applied, and every decoded event is handed to the recorder.
-        let recorder = Recorder::start(store.clone(), &tasks, &shutdown);
+        let recorder = Recorder::start(store.clone(), &supervisor, &shutdown);
         recorder::restore_session(&store, &live).await;
         let conformance = Arc::new(Conformance::new(live.clone(), chrono::Utc::now()));
-        conformance.start(&tasks, &shutdown);
+        conformance.start(&supervisor, &shutdown);
         let subscriber = Subscriber::new(live.clone())
             .with_recorder(recorder.clone())
             .with_conformance(conformance.clone());
-        tasks.spawn(subscriber.run(subscription.messages));
+        // Kept across restarts: the messages queued meanwhile are not lost.
+        let subscriber = Arc::new(tokio::sync::Mutex::new((subscriber, subscription.messages)));
+        supervisor.spawn("subscriber", Restart::Always, shutdown.clone(), move || {
+            let subscriber = subscriber.clone();
+            async move {
+                let mut held = subscriber.lock().await;
+                let (subscriber, messages) = &mut *held;
+                subscriber.run(messages).await;
+            }
+        });
         let feed = Arc::new(FeedStats::new(
             feed_settings.source.as_ref().map(Source::kind),
         ));
@@ -86,13 +106,13 @@ impl Application {
             feed.clone(),
             recorder.stats(),
             config.push_client_queue_frames,
-            &tasks,
+            &supervisor,
             &shutdown,
         );
         let ticks_in_process = feed_settings.source.is_some();
-        feed::start(feed_settings, &bus, &feed, &tasks, &shutdown);
+        feed::start(feed_settings, &bus, &feed, &supervisor, &shutdown);
         // The embedded default also plays TickStockPL, fed by the ticks above.
-        sim::start_embedded(&config, &bus, ticks_in_process, &tasks, &shutdown);
+        sim::start_embedded(&config, &bus, ticks_in_process, &supervisor, &shutdown);
 
         let listener = TcpListener::bind(config.bind_addr)
             .await
@@ -104,6 +124,7 @@ impl Application {
                     live.clone(),
                     feed.clone(),
                     recorder.stats(),
+                    supervisor.clone(),
                 )),
                 live,
                 feed,
@@ -116,6 +137,7 @@ impl Application {
                 )),
                 hub,
                 conformance,
+                supervisor,
             },
             sessions,
             shutdown,

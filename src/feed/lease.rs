@@ -45,6 +45,9 @@ if holder == false then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) retur
 return 0";
 const RELEASE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
 
+/// Cloned for each restart of [`lead`], keeping the holder's name: a
+/// restarted leader takes back its own key at once.
+#[derive(Clone)]
 pub struct Lease {
     conn: ConnectionManager,
     holder: String,
@@ -56,16 +59,9 @@ impl Lease {
         Self { conn, holder }
     }
 
+    /// Takes the key if it is free or already ours.
     async fn try_acquire(&mut self) -> redis::RedisResult<bool> {
-        let set: Option<String> = redis::cmd("SET")
-            .arg(LEASE_KEY)
-            .arg(&self.holder)
-            .arg("NX")
-            .arg("PX")
-            .arg(TTL.as_millis() as u64)
-            .query_async(&mut self.conn)
-            .await?;
-        Ok(set.is_some())
+        self.run_script(RENEW, TTL.as_millis() as u64).await
     }
 
     async fn run_script(&mut self, script: &str, ttl_ms: u64) -> redis::RedisResult<bool> {
@@ -117,6 +113,8 @@ pub async fn lead<F>(
         );
         stats.set_leader(true);
         let feed_stop = shutdown.child_token();
+        // A panic below must not leave the feed running without the lease.
+        let _stop_feed_on_unwind = feed_stop.clone().drop_guard();
         let feed = produce(feed_stop.clone());
         let mut renewed_at = Instant::now();
         let mut wait = RENEW_EVERY;

@@ -44,6 +44,7 @@ pub struct AppState {
     pub hub: Arc<crate::push::Hub>,
     pub conformance: Arc<crate::conformance::Conformance>,
     pub metrics: Arc<prometheus_client::registry::Registry>,
+    pub supervisor: Arc<crate::supervise::Supervisor>,
 }
 
 /// Pages load nothing from elsewhere and run no inline script.
