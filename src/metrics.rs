@@ -10,6 +10,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
 use crate::events::Channel;
+use crate::feed::tick::Refusal;
 use crate::feed::{FeedState, FeedStats};
 use crate::recorder::RecorderStats;
 use crate::state::{LiveState, StreamStatus};
@@ -179,6 +180,16 @@ impl Collector for TickStockCollector {
             "Ticks dropped because the forwarder could not keep up or the bus was away",
             feed.ticks_dropped(),
         )?;
+        let mut refused = encoder.encode_descriptor(
+            "tickstock_feed_elements_refused",
+            "Elements of the market feed refused, per reason (malformed, price, size, timestamp, symbol, range)",
+            None,
+            prometheus_client::metrics::MetricType::Counter,
+        )?;
+        for reason in Refusal::ALL {
+            ConstCounter::new(feed.refused(reason))
+                .encode(refused.encode_family(&[("reason", reason.name())])?)?;
+        }
         self.encode_recorder(&mut encoder)?;
         self.encode_tasks(&mut encoder)
     }

@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use self::massive::MassiveSettings;
 use self::replay::ReplaySpeed;
+use self::tick::Refusal;
 use crate::bus::Bus;
 use crate::events::fields::serialize_opt_timestamp;
 use crate::forward::{self, TickQueue};
@@ -169,6 +170,8 @@ pub struct FeedStats {
     ticks_received: AtomicU64,
     ticks_forwarded: AtomicU64,
     ticks_dropped: AtomicU64,
+    /// Elements of the feed refused, per [`Refusal`] in its `ALL` order.
+    refused: [AtomicU64; Refusal::ALL.len()],
     /// Epoch milliseconds of the next connection attempt; 0 when none is planned.
     next_attempt_ms: AtomicI64,
     /// Why the feed is not connected, when it is not.
@@ -184,6 +187,7 @@ impl FeedStats {
             ticks_received: AtomicU64::new(0),
             ticks_forwarded: AtomicU64::new(0),
             ticks_dropped: AtomicU64::new(0),
+            refused: Default::default(),
             next_attempt_ms: AtomicI64::new(0),
             detail: Mutex::new(String::new()),
         }
@@ -255,6 +259,17 @@ impl FeedStats {
     pub fn count_dropped(&self, n: u64) {
         self.ticks_dropped.fetch_add(n, Ordering::Relaxed);
     }
+
+    /// Elements refused for `reason` so far.
+    pub fn refused(&self, reason: Refusal) -> u64 {
+        self.refused[reason as usize].load(Ordering::Relaxed)
+    }
+
+    pub fn count_refused(&self, refusals: &[Refusal]) {
+        for &reason in refusals {
+            self.refused[reason as usize].fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 impl Serialize for FeedStats {
@@ -267,6 +282,7 @@ impl Serialize for FeedStats {
             ticks_received: u64,
             ticks_forwarded: u64,
             ticks_dropped: u64,
+            elements_refused: std::collections::BTreeMap<&'static str, u64>,
             #[serde(serialize_with = "serialize_opt_timestamp")]
             next_attempt_at: Option<DateTime<Utc>>,
             detail: Option<String>,
@@ -279,6 +295,10 @@ impl Serialize for FeedStats {
             ticks_received: self.ticks_received(),
             ticks_forwarded: self.ticks_forwarded(),
             ticks_dropped: self.ticks_dropped(),
+            elements_refused: Refusal::ALL
+                .into_iter()
+                .map(|reason| (reason.name(), self.refused(reason)))
+                .collect(),
             next_attempt_at: self.next_attempt(),
             detail: (!detail.is_empty()).then_some(detail),
         }
