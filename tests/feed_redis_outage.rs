@@ -267,3 +267,45 @@ async fn after_each_redis_restart_the_subscriber_is_back_at_once() {
     }
     stop.cancel();
 }
+
+/// The feed's holder re-claims the lease key a restarted Redis forgot, under
+/// the same name, and keeps its feed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lease_holder_re_claims_its_key_after_a_redis_restart() {
+    use tickstock::feed::lease::LEASE_KEY;
+    let mut redis = RedisServer::start().await;
+    let app = common::TestApp::spawn(tickstock::config::Config {
+        redis_url: Some(redis.url()),
+        data_source: Some(tickstock::config::SourceChoice::Synthetic),
+        synthetic_ticks_per_second: 50.0,
+        ..tickstock::config::Config::for_tests()
+    })
+    .await;
+    let url = redis.url();
+    let holder = || async {
+        let client = redis::Client::open(url.as_str()).ok()?;
+        let mut conn = client.get_multiplexed_async_connection().await.ok()?;
+        redis::cmd("GET")
+            .arg(LEASE_KEY)
+            .query_async::<Option<String>>(&mut conn)
+            .await
+            .ok()
+            .flatten()
+    };
+    let first = wait_for("the lease to be taken", WAIT, holder).await;
+
+    redis.restart().await;
+    let answering = tokio::time::Instant::now();
+    let again = wait_for("the lease to be re-claimed", WAIT, holder).await;
+    println!(
+        "Redis answering again -> lease re-claimed: {:?}",
+        answering.elapsed()
+    );
+    assert_eq!(again, first, "the same holder");
+    assert!(app.state.feed.leader());
+    let forwarded = app.state.feed.ticks_forwarded();
+    wait_for("ticks forwarded after the restart", WAIT, || async {
+        (app.state.feed.ticks_forwarded() > forwarded).then_some(())
+    })
+    .await;
+}
