@@ -24,6 +24,7 @@ use crate::subscriber::Subscriber;
 use crate::web::identity::Identity;
 use crate::web::auth::csrf::LoginCsrf;
 use crate::web::limits::LoginLimits;
+use crate::supervise::{Restart, Supervisor};
 use crate::web::sessions::{self, SessionBackend};
 use crate::web::{self, AppState};
 use tower_sessions::SessionManagerLayer;
@@ -47,6 +48,7 @@ impl Application {
         let feed_settings = config.feed_settings()?;
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
+        let supervisor = Supervisor::new(tasks.clone());
         let bus = Bus::new(config.redis_url.as_deref()).context("REDIS_URL")?;
         let store = match &config.database_url {
             Some(url) => Store::connect(url)
@@ -62,17 +64,27 @@ impl Application {
             .await
             .context("cannot create the login session table")?;
         tracing::info!("AUTH: Login sessions live in {}", session_backend.kind());
-        tasks.spawn(session_backend.clone().delete_expired(shutdown.clone()));
+        // Only the database's sessions expire by a task; it ends if the database fails.
+        if matches!(store, Store::Postgres(_)) {
+            let (backend, stop) = (session_backend.clone(), shutdown.clone());
+            supervisor.spawn(
+                "session_expiry",
+                Restart::Always,
+                shutdown.clone(),
+                move || backend.clone().delete_expired(stop.clone()),
+            );
+        }
         let identity = Identity::new(
             accounts.clone(),
             session_backend.clone(),
             config.allowed_origins.0.clone(),
         );
-        tasks.spawn(
-            identity
-                .clone()
-                .follow_replicas(bus.clone(), shutdown.clone()),
-        );
+        {
+            let (identity, bus, stop) = (identity.clone(), bus.clone(), shutdown.clone());
+            supervisor.spawn("auth_changes", Restart::Always, shutdown.clone(), move || {
+                identity.clone().follow_replicas(bus.clone(), stop.clone())
+            });
+        }
         let secret = match &config.session_secret {
             Some(secret) => secret.as_bytes().to_vec(),
             None => rand::random::<[u8; 32]>().to_vec(),
@@ -92,16 +104,25 @@ impl Application {
         ));
         // History: the open session is restored before the first event is
         // applied, and every decoded event is handed to the recorder.
-        let recorder = Recorder::start(store.clone(), &tasks, &shutdown);
+        let recorder = Recorder::start(store.clone(), &supervisor, &shutdown);
         recorder::restore_session(&store, &live).await;
         let rules = config.decode_rules();
         let conformance = Arc::new(Conformance::new(live.clone(), chrono::Utc::now(), rules));
-        conformance.start(&tasks, &shutdown);
+        conformance.start(&supervisor, &shutdown);
         let subscriber = Subscriber::new(live.clone())
             .with_rules(rules)
             .with_recorder(recorder.clone())
             .with_conformance(conformance.clone());
-        tasks.spawn(subscriber.run(subscription.messages));
+        // Kept across restarts: the messages queued meanwhile are not lost.
+        let subscriber = Arc::new(tokio::sync::Mutex::new((subscriber, subscription.messages)));
+        supervisor.spawn("subscriber", Restart::Always, shutdown.clone(), move || {
+            let subscriber = subscriber.clone();
+            async move {
+                let mut held = subscriber.lock().await;
+                let (subscriber, messages) = &mut *held;
+                subscriber.run(messages).await;
+            }
+        });
         let feed = Arc::new(FeedStats::new(
             feed_settings.source.as_ref().map(Source::kind),
         ));
@@ -110,13 +131,13 @@ impl Application {
             feed.clone(),
             recorder.stats(),
             config.push_client_queue_frames,
-            &tasks,
+            &supervisor,
             &shutdown,
         );
         let ticks_in_process = feed_settings.source.is_some();
-        feed::start(feed_settings, &bus, &feed, &tasks, &shutdown);
+        feed::start(feed_settings, &bus, &feed, &supervisor, &shutdown);
         // The embedded default also plays TickStockPL, fed by the ticks above.
-        sim::start_embedded(&config, &bus, ticks_in_process, &tasks, &shutdown);
+        sim::start_embedded(&config, &bus, ticks_in_process, &supervisor, &shutdown);
 
         let listener = TcpListener::bind(config.bind_addr)
             .await
@@ -128,6 +149,7 @@ impl Application {
                     live.clone(),
                     feed.clone(),
                     recorder.stats(),
+                    supervisor.clone(),
                 )),
                 live,
                 feed,
@@ -149,6 +171,7 @@ impl Application {
                 hub,
                 conformance,
                 identity,
+                supervisor,
             },
             sessions,
             shutdown,

@@ -10,14 +10,17 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
 use crate::events::{Channel, Reason};
+use crate::feed::tick::Refusal;
 use crate::feed::{FeedState, FeedStats};
 use crate::recorder::RecorderStats;
 use crate::state::{LiveState, StreamStatus};
+use crate::supervise::{Supervisor, TaskState};
 
 struct TickStockCollector {
     live: Arc<LiveState>,
     feed: Arc<FeedStats>,
     recorder: Arc<RecorderStats>,
+    supervisor: Arc<Supervisor>,
 }
 
 impl std::fmt::Debug for TickStockCollector {
@@ -200,11 +203,47 @@ impl Collector for TickStockCollector {
             "Ticks dropped because the forwarder could not keep up or the bus was away",
             feed.ticks_dropped(),
         )?;
-        self.encode_recorder(&mut encoder)
+        let mut refused = encoder.encode_descriptor(
+            "tickstock_feed_elements_refused",
+            "Elements of the market feed refused, per reason (malformed, price, size, timestamp, symbol, range)",
+            None,
+            prometheus_client::metrics::MetricType::Counter,
+        )?;
+        for reason in Refusal::ALL {
+            ConstCounter::new(feed.refused(reason))
+                .encode(refused.encode_family(&[("reason", reason.name())])?)?;
+        }
+        self.encode_recorder(&mut encoder)?;
+        self.encode_tasks(&mut encoder)
     }
 }
 
 impl TickStockCollector {
+    fn encode_tasks(&self, encoder: &mut DescriptorEncoder) -> std::fmt::Result {
+        let tasks = self.supervisor.tasks();
+        let mut restarts = encoder.encode_descriptor(
+            "tickstock_task_restarts",
+            "Restarts of a long-running task after it panicked or ended unexpectedly",
+            None,
+            prometheus_client::metrics::MetricType::Counter,
+        )?;
+        for task in &tasks {
+            ConstCounter::new(task.restarts())
+                .encode(restarts.encode_family(&[("task", task.name())])?)?;
+        }
+        let mut running = encoder.encode_descriptor(
+            "tickstock_task_running",
+            "Whether a long-running task runs (0 while it waits for its restart or has stopped)",
+            None,
+            prometheus_client::metrics::MetricType::Gauge,
+        )?;
+        for task in &tasks {
+            ConstGauge::new(i64::from(task.state() == TaskState::Running))
+                .encode(running.encode_family(&[("task", task.name())])?)?;
+        }
+        Ok(())
+    }
+
     fn encode_recorder(&self, encoder: &mut DescriptorEncoder) -> std::fmt::Result {
         let recorder = &self.recorder;
         gauge(
@@ -244,12 +283,14 @@ pub fn registry(
     live: Arc<LiveState>,
     feed: Arc<FeedStats>,
     recorder: Arc<RecorderStats>,
+    supervisor: Arc<Supervisor>,
 ) -> Registry {
     let mut registry = Registry::default();
     registry.register_collector(Box::new(TickStockCollector {
         live,
         feed,
         recorder,
+        supervisor,
     }));
     registry
 }

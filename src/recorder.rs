@@ -18,7 +18,6 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::backoff::Backoff;
@@ -27,6 +26,7 @@ use crate::events::{Event, SessionStarted};
 use crate::state::LiveState;
 use crate::store::Store;
 use crate::store::history::{Batch, Record};
+use crate::supervise::{Restart, Supervisor};
 
 /// Records written per flush (one statement per table).
 pub const BATCH_ROWS: usize = 500;
@@ -67,7 +67,7 @@ pub struct RecorderStats {
 
 impl Recorder {
     /// Starts the writer on `tasks`; it stops (after a last flush) on `shutdown`.
-    pub fn start(store: Store, tasks: &TaskTracker, shutdown: &CancellationToken) -> Self {
+    pub fn start(store: Store, tasks: &Supervisor, shutdown: &CancellationToken) -> Self {
         let (sender, receiver) = mpsc::channel(MAX_HELD_ROWS);
         let stats = Arc::new(RecorderStats::new(store.kind()));
         let writer = Writer {
@@ -76,7 +76,12 @@ impl Recorder {
             stats: stats.clone(),
             shutdown: shutdown.clone(),
         };
-        tasks.spawn(writer.run());
+        // Kept across restarts: the records held meanwhile are not lost.
+        let writer = Arc::new(tokio::sync::Mutex::new(writer));
+        tasks.spawn("recorder", Restart::Always, shutdown.clone(), move || {
+            let writer = writer.clone();
+            async move { writer.lock().await.run().await }
+        });
         Self {
             records: sender,
             stats,
@@ -135,7 +140,7 @@ struct Writer {
 }
 
 impl Writer {
-    async fn run(mut self) {
+    async fn run(&mut self) {
         let mut records = Vec::with_capacity(BATCH_ROWS);
         while self.collect(&mut records).await {
             let batch = Batch::new(&records);
@@ -218,7 +223,7 @@ impl Writer {
 
     /// Gives what is held one last chance within `SHUTDOWN_FLUSH`; what
     /// cannot be written then is counted as dropped.
-    async fn flush_on_shutdown(mut self, mut records: Vec<Record>) {
+    async fn flush_on_shutdown(&mut self, mut records: Vec<Record>) {
         self.records.close();
         let deadline = Instant::now() + SHUTDOWN_FLUSH;
         loop {

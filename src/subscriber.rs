@@ -67,7 +67,7 @@ impl Subscriber {
         self
     }
 
-    pub async fn run(mut self, mut messages: mpsc::Receiver<BusMessage>) {
+    pub async fn run(&mut self, messages: &mut mpsc::Receiver<BusMessage>) {
         while let Some(message) = messages.recv().await {
             self.ingest(&message, Utc::now());
         }

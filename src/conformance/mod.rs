@@ -21,7 +21,6 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use self::inspector::Inspector;
 use self::tally::Tally;
@@ -50,8 +49,14 @@ impl Conformance {
     }
 
     /// Starts the inspector's frames.
-    pub fn start(&self, tasks: &TaskTracker, shutdown: &CancellationToken) {
-        tasks.spawn(self.inspector.clone().run(shutdown.clone()));
+    pub fn start(&self, tasks: &crate::supervise::Supervisor, shutdown: &CancellationToken) {
+        let (inspector, stop) = (self.inspector.clone(), shutdown.clone());
+        tasks.spawn(
+            "conformance",
+            crate::supervise::Restart::Always,
+            shutdown.clone(),
+            move || inspector.clone().run(stop.clone()),
+        );
     }
 
     /// One message, as the subscriber received and decoded it.

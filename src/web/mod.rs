@@ -49,6 +49,7 @@ pub struct AppState {
     pub conformance: Arc<crate::conformance::Conformance>,
     pub identity: identity::Identity,
     pub metrics: Arc<prometheus_client::registry::Registry>,
+    pub supervisor: Arc<crate::supervise::Supervisor>,
 }
 
 /// Pages load nothing from elsewhere and run no inline script.
