@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::accounts::Accounts;
-use crate::accounts::lockout::Lockout;
+use crate::accounts::lockout::{Lockout, SharedWindows};
 use crate::bus::Bus;
 use crate::config::Config;
 use crate::conformance::Conformance;
@@ -22,6 +22,10 @@ use crate::state::{Limits, LiveState};
 use crate::store::current_session::SessionKeeper;
 use crate::store::{Database, DatabaseStatus, Store};
 use crate::subscriber::Subscriber;
+use crate::supervise::{Restart, Supervisor};
+use crate::web::auth::csrf::LoginCsrf;
+use crate::web::identity::Identity;
+use crate::web::limits::LoginLimits;
 use crate::web::sessions::{self, SessionBackend};
 use crate::web::{self, AppState};
 use tower_sessions::SessionManagerLayer;
@@ -45,6 +49,7 @@ impl Application {
         let feed_settings = config.feed_settings()?;
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
+        let supervisor = Supervisor::new(tasks.clone());
         let bus = Bus::new(config.redis_url.as_deref()).context("REDIS_URL")?;
         // A database that is down does not stop start-up: live data is served
         // and the watcher below connects, migrates and bootstraps when it can.
@@ -61,7 +66,9 @@ impl Application {
         let database_status = database
             .as_ref()
             .map_or_else(DatabaseStatus::memory, Database::status);
-        let accounts = Accounts::new(store.clone());
+        let accounts = Accounts::new(store.clone())
+            .announcing_on(&bus)
+            .with_session_secret(config.session_secret.as_deref());
         if database_status.available() {
             bootstrap_admin(&accounts, &config, &store).await?;
         }
@@ -74,15 +81,45 @@ impl Application {
             };
             tasks.spawn(database.watch(bootstrap, shutdown.clone()));
         }
-        let session_backend = SessionBackend::new(&store)
+        let session_backend = SessionBackend::new(&store, &bus)
             .await
             .context("cannot create the login session table")?;
-        tasks.spawn(session_backend.clone().delete_expired(shutdown.clone()));
+        tracing::info!("AUTH: Login sessions live in {}", session_backend.kind());
+        // Only the database's sessions expire by a task; it ends if the database fails.
+        if matches!(store, Store::Postgres(_)) {
+            let (backend, stop) = (session_backend.clone(), shutdown.clone());
+            supervisor.spawn(
+                "session_expiry",
+                Restart::Always,
+                shutdown.clone(),
+                move || backend.clone().delete_expired(stop.clone()),
+            );
+        }
+        let identity = Identity::new(
+            accounts.clone(),
+            session_backend.clone(),
+            config.allowed_origins.0.clone(),
+        );
+        {
+            let (identity, bus, stop) = (identity.clone(), bus.clone(), shutdown.clone());
+            supervisor.spawn(
+                "auth_changes",
+                Restart::Always,
+                shutdown.clone(),
+                move || identity.clone().follow_replicas(bus.clone(), stop.clone()),
+            );
+        }
         let secret = match &config.session_secret {
             Some(secret) => secret.as_bytes().to_vec(),
             None => rand::random::<[u8; 32]>().to_vec(),
         };
         let sessions = sessions::layer(session_backend, &secret, config.cookie_secure);
+        let login_csrf = Arc::new(LoginCsrf::new(&secret, config.cookie_secure));
+        // With Redis, login failures and rates are counted there, for every replica.
+        let shared_counts = match &config.redis_url {
+            Some(url) => Some(Arc::new(SharedWindows::new(url).context("REDIS_URL")?)),
+            None => None,
+        };
         let subscription = bus.subscribe(&Channel::ALL.map(Channel::name), shutdown.clone());
         let live = Arc::new(LiveState::new(
             subscription.link,
@@ -92,21 +129,32 @@ impl Application {
         // History: the open session is restored before the first event is
         // applied, and every decoded event is handed to the recorder.
         let session_keeper = SessionKeeper::new(&store, &bus);
-        let recorder = Recorder::start(store.clone(), &tasks, &shutdown).keeping_session(
+        let recorder = Recorder::start(store.clone(), &supervisor, &shutdown).keeping_session(
             &session_keeper,
-            &tasks,
+            &supervisor,
             &shutdown,
         );
         // A database that is down would only make start-up wait to fail.
         if database_status.available() {
             recorder::restore_session(&session_keeper, &live).await;
         }
-        let conformance = Arc::new(Conformance::new(live.clone(), chrono::Utc::now()));
-        conformance.start(&tasks, &shutdown);
+        let rules = config.decode_rules();
+        let conformance = Arc::new(Conformance::new(live.clone(), chrono::Utc::now(), rules));
+        conformance.start(&supervisor, &shutdown);
         let subscriber = Subscriber::new(live.clone())
+            .with_rules(rules)
             .with_recorder(recorder.clone())
             .with_conformance(conformance.clone());
-        tasks.spawn(subscriber.run(subscription.messages));
+        // Kept across restarts: the messages queued meanwhile are not lost.
+        let subscriber = Arc::new(tokio::sync::Mutex::new((subscriber, subscription.messages)));
+        supervisor.spawn("subscriber", Restart::Always, shutdown.clone(), move || {
+            let subscriber = subscriber.clone();
+            async move {
+                let mut held = subscriber.lock().await;
+                let (subscriber, messages) = &mut *held;
+                subscriber.run(messages).await;
+            }
+        });
         let feed = Arc::new(FeedStats::new(
             feed_settings.source.as_ref().map(Source::kind),
         ));
@@ -115,13 +163,13 @@ impl Application {
             feed.clone(),
             recorder.stats(),
             config.push_client_queue_frames,
-            &tasks,
+            &supervisor,
             &shutdown,
         );
         let ticks_in_process = feed_settings.source.is_some();
-        feed::start(feed_settings, &bus, &feed, &tasks, &shutdown);
+        feed::start(feed_settings, &bus, &feed, &supervisor, &shutdown);
         // The embedded default also plays TickStockPL, fed by the ticks above.
-        sim::start_embedded(&config, &bus, ticks_in_process, &tasks, &shutdown);
+        sim::start_embedded(&config, &bus, ticks_in_process, &supervisor, &shutdown);
 
         let listener = TcpListener::bind(config.bind_addr)
             .await
@@ -133,6 +181,7 @@ impl Application {
                     live.clone(),
                     feed.clone(),
                     recorder.stats(),
+                    supervisor.clone(),
                 )),
                 live,
                 feed,
@@ -144,9 +193,19 @@ impl Application {
                 lockout: Arc::new(Lockout::new(
                     config.login_max_failures,
                     std::time::Duration::from_secs(config.login_lockout_seconds),
+                    shared_counts.clone(),
                 )),
+                login_limits: Arc::new(LoginLimits::new(
+                    config.login_rate_per_address,
+                    config.login_rate_per_name,
+                    config.trusted_proxies.clone().unwrap_or_default().0,
+                    shared_counts,
+                )),
+                login_csrf,
                 hub,
                 conformance,
+                identity,
+                supervisor,
             },
             sessions,
             shutdown,
@@ -168,20 +227,27 @@ impl Application {
         &self.state
     }
 
+    /// The router `run_until_stopped` serves, for driving requests in process.
+    pub fn router(&self) -> axum::Router {
+        web::router(self.state.clone(), self.sessions.clone())
+    }
+
     /// Serves until `stop` completes, then stops every background task.
     pub async fn run_until_stopped(
         self,
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let shutdown = self.shutdown.clone();
-        let router = web::router(self.state, self.sessions);
+        let router = self.router();
         // Small WebSocket frames must not wait on Nagle and delayed ACKs (40 ms stalls).
         let listener = self.listener.tap_io(|tcp| {
             if let Err(error) = tcp.set_nodelay(true) {
                 tracing::debug!("cannot set TCP_NODELAY: {error}");
             }
         });
-        let result = axum::serve(listener, router)
+        // The peer address is the client of the login rate limit.
+        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let result = axum::serve(listener, service)
             .with_graceful_shutdown(async move {
                 stop.await;
                 shutdown.cancel();

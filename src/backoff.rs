@@ -11,6 +11,7 @@ pub struct Backoff {
     base: Duration,
     cap: Duration,
     attempt: u32,
+    first_at_once: bool,
 }
 
 impl Backoff {
@@ -19,12 +20,23 @@ impl Backoff {
             base,
             cap,
             attempt: 0,
+            first_at_once: false,
         }
+    }
+
+    /// The first retry after a reset comes without waiting: a server that
+    /// restarted (Redis takes milliseconds) is usually back by then.
+    pub fn first_at_once(mut self) -> Self {
+        self.first_at_once = true;
+        self
     }
 
     /// The ceiling of the next wait, before jitter.
     pub fn ceiling(&self) -> Duration {
-        let factor = 1u32.checked_shl(self.attempt.min(31)).unwrap_or(u32::MAX);
+        let Some(exponent) = self.attempt.checked_sub(u32::from(self.first_at_once)) else {
+            return Duration::ZERO;
+        };
+        let factor = 1u32.checked_shl(exponent.min(31)).unwrap_or(u32::MAX);
         self.base.saturating_mul(factor).min(self.cap)
     }
 
@@ -58,5 +70,17 @@ mod tests {
         assert_eq!(ceilings[39], cap);
         backoff.reset();
         assert_eq!(backoff.ceiling(), Duration::from_millis(500));
+    }
+
+    #[test]
+    fn the_first_retry_after_a_reset_comes_at_once() {
+        let base = Duration::from_millis(100);
+        let mut backoff = Backoff::new(base, Duration::from_secs(5)).first_at_once();
+        assert_eq!(backoff.next_delay(), Duration::ZERO);
+        assert_eq!(backoff.ceiling(), base);
+        backoff.next_delay();
+        assert_eq!(backoff.ceiling(), base * 2);
+        backoff.reset();
+        assert_eq!(backoff.next_delay(), Duration::ZERO);
     }
 }

@@ -2,11 +2,13 @@
 //! start-up: a bad value stops start-up with a message naming the variable.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
+use crate::events::Rules;
 use crate::feed::massive::{self, MassiveSettings};
 use crate::feed::replay::ReplaySpeed;
 use crate::feed::{FeedSettings, Source};
@@ -16,6 +18,9 @@ use crate::sim::{self, BarLength, EmbeddedSimulator, HealthShape};
 /// when neither `SYMBOLS` nor `MASSIVE_SUBSCRIPTIONS` says otherwise.
 pub const DEFAULT_SYMBOLS: &str =
     "AAPL,MSFT,NVDA,AMZN,GOOGL,META,TSLA,BRK.B,JPM,V,UNH,XOM,JNJ,WMT,MA,PG,AVGO,HD,COST,LLY";
+
+/// The widest `EVENT_MAX_AGE_SECONDS`: a century.
+pub const MAX_EVENT_AGE_SECONDS: u64 = 3_155_760_000;
 
 /// The bootstrap admin's password in `Config::for_tests`.
 pub const TEST_ADMIN_PASSWORD: &str = "admin-password-for-tests";
@@ -68,6 +73,57 @@ impl std::str::FromStr for List {
     }
 }
 
+/// A comma-separated list of web origins (`scheme://host[:port]`), lower-cased.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Origins(pub Vec<String>);
+
+impl std::str::FromStr for Origins {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        let mut origins = Vec::new();
+        for origin in value.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+            let origin = origin.trim_end_matches('/').to_ascii_lowercase();
+            let host = origin
+                .strip_prefix("http://")
+                .or_else(|| origin.strip_prefix("https://"));
+            match host {
+                Some(host) if !host.is_empty() && !host.contains(['/', '?', '#', '@', ' ']) => {
+                    origins.push(origin)
+                }
+                _ => {
+                    return Err(format!(
+                        "{origin:?} is not an origin like https://host[:port]"
+                    ));
+                }
+            }
+        }
+        Ok(Self(origins))
+    }
+}
+
+/// A comma-separated list of IP addresses and CIDR networks.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Networks(pub Vec<ipnet::IpNet>);
+
+impl std::str::FromStr for Networks {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        value
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(|item| {
+                item.parse::<ipnet::IpNet>()
+                    .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| format!("{item:?} is not an IP address or CIDR network"))
+            })
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// Address the HTTP server listens on.
@@ -96,6 +152,17 @@ pub struct Config {
     #[arg(long, global = true, env = "COOKIE_SECURE", value_name = "COOKIE_SECURE", default_value_t = false, action = clap::ArgAction::Set)]
     pub cookie_secure: bool,
 
+    /// Origins besides the server's own whose pages may open the WebSocket
+    /// (comma-separated, e.g. `https://dash.example.com`).
+    #[arg(
+        long,
+        global = true,
+        env = "ALLOWED_ORIGINS",
+        value_name = "ALLOWED_ORIGINS",
+        default_value = ""
+    )]
+    pub allowed_origins: Origins,
+
     /// Creates the user `admin` (role super) with this password when no user exists.
     #[arg(
         long,
@@ -113,6 +180,36 @@ pub struct Config {
     /// Seconds the failures are counted over, and how long a name stays locked.
     #[arg(long, global = true, env = "LOGIN_LOCKOUT_SECONDS", value_name = "LOGIN_LOCKOUT_SECONDS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub login_lockout_seconds: u64,
+
+    /// Login attempts a minute from one client address (an IPv6 /64 counts as one).
+    #[arg(
+        long,
+        global = true,
+        env = "LOGIN_RATE_PER_ADDRESS",
+        value_name = "LOGIN_RATE_PER_ADDRESS",
+        default_value = "30"
+    )]
+    pub login_rate_per_address: NonZeroU32,
+
+    /// Login attempts a minute for one login name, from any address.
+    #[arg(
+        long,
+        global = true,
+        env = "LOGIN_RATE_PER_NAME",
+        value_name = "LOGIN_RATE_PER_NAME",
+        default_value = "20"
+    )]
+    pub login_rate_per_name: NonZeroU32,
+
+    /// Reverse proxies (addresses or CIDR networks, comma-separated) whose
+    /// `X-Forwarded-For` names the client of a login. Unset: the socket's peer is the client.
+    #[arg(
+        long,
+        global = true,
+        env = "TRUSTED_PROXIES",
+        value_name = "TRUSTED_PROXIES"
+    )]
+    pub trusted_proxies: Option<Networks>,
 
     /// How far a dashboard client may fall behind, in frames, before it is disconnected (close code 4008).
     #[arg(
@@ -135,6 +232,28 @@ pub struct Config {
         value_parser = clap::value_parser!(u64).range(1..=86_400)
     )]
     pub health_stale_seconds: u64,
+
+    /// Seconds an event's own timestamp may lie before its arrival; an older one is refused (decode error `too_old`).
+    #[arg(
+        long,
+        global = true,
+        env = "EVENT_MAX_AGE_SECONDS",
+        value_name = "EVENT_MAX_AGE_SECONDS",
+        default_value_t = Rules::DEFAULT_MAX_AGE_SECONDS,
+        value_parser = clap::value_parser!(u64).range(1..=MAX_EVENT_AGE_SECONDS)
+    )]
+    pub event_max_age_seconds: u64,
+
+    /// Seconds an event's own timestamp may lie after its arrival; a later one is refused (decode error `in_future`).
+    #[arg(
+        long,
+        global = true,
+        env = "EVENT_MAX_FUTURE_SECONDS",
+        value_name = "EVENT_MAX_FUTURE_SECONDS",
+        default_value_t = Rules::DEFAULT_MAX_FUTURE_SECONDS,
+        value_parser = clap::value_parser!(u64).range(0..=86_400)
+    )]
+    pub event_max_future_seconds: u64,
 
     /// Where ticks come from: massive, synthetic, replay or none
     /// (default: massive when MASSIVE_API_KEY is set, else synthetic).
@@ -318,6 +437,14 @@ impl Config {
         Duration::from_secs(self.health_stale_seconds)
     }
 
+    /// What the subscriber refuses beyond the shapes: the event time window.
+    pub fn decode_rules(&self) -> Rules {
+        Rules::new(
+            Duration::from_secs(self.event_max_age_seconds),
+            Duration::from_secs(self.event_max_future_seconds),
+        )
+    }
+
     /// The defaults of every variable, on an ephemeral port and with no feed,
     /// for tests to adjust.
     pub fn for_tests() -> Self {
@@ -333,6 +460,8 @@ impl Config {
         config.database_url = None;
         config.tickstock_admin_password = Some(TEST_ADMIN_PASSWORD.into());
         config.data_source = Some(SourceChoice::None);
+        // The seeds' examples and the mock data are dated 2025: accept them.
+        config.event_max_age_seconds = MAX_EVENT_AGE_SECONDS;
         config
     }
 
@@ -470,5 +599,21 @@ fn parse_redis_url(value: &str) -> Result<String, String> {
     match redis::Client::open(value) {
         Ok(_) => Ok(value.to_owned()),
         Err(error) => Err(format!("not a Redis URL ({error})")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_networks() {
+        let networks: Networks = " 127.0.0.1, 10.0.0.0/8,::1 ,".parse().unwrap();
+        let texts: Vec<String> = networks.0.iter().map(ToString::to_string).collect();
+        assert_eq!(texts, ["127.0.0.1/32", "10.0.0.0/8", "::1/128"]);
+        for bad in ["10.0.0.0/33", "proxy.example", "10.0.0"] {
+            let error = bad.parse::<Networks>().unwrap_err();
+            assert!(error.contains(bad), "{error}");
+        }
     }
 }

@@ -3,6 +3,13 @@
 //! `tickstock:market:ticks` as pipelined PUBLISH commands. When the queue is
 //! full the oldest ticks are dropped and counted: fresh prices matter more than
 //! old ones, and the socket must keep being read.
+//!
+//! While Redis is away a batch that failed is kept and sent again, oldest
+//! first, after backoff; together with the queue it holds at most the queue's
+//! capacity, so what is lost is exactly the oldest ticks beyond that bound.
+//! A pipeline that broke midway may have published part of its batch: the
+//! whole batch is sent again, so a subscriber can see a few ticks twice
+//! rather than miss them.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,6 +59,16 @@ impl TickQueue {
         &self.stats
     }
 
+    /// Drops the oldest of `held` (a batch that failed, older than anything
+    /// queued) so that it and the queue together stay within the capacity.
+    fn trim_to_capacity(&self, held: &mut Vec<Bytes>) {
+        let excess = (held.len() + self.ticks.len()).saturating_sub(self.ticks.capacity());
+        if excess > 0 {
+            held.drain(..excess.min(held.len()));
+            self.stats.count_dropped(excess as u64);
+        }
+    }
+
     fn drain(&self, into: &mut Vec<Bytes>) {
         while into.len() < BATCH {
             match self.ticks.pop() {
@@ -66,11 +83,16 @@ impl TickQueue {
 pub async fn run(queue: Arc<TickQueue>, bus: Bus, shutdown: CancellationToken) {
     let stats = &queue.stats;
     let mut batch = Vec::with_capacity(BATCH);
-    let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(2));
+    let mut backoff =
+        Backoff::new(Duration::from_millis(50), Duration::from_secs(2)).first_at_once();
     let mut summary = Summary::new(stats.ticks_forwarded(), stats.ticks_dropped());
     loop {
         summary.log_if_due(stats);
-        queue.drain(&mut batch);
+        if batch.is_empty() {
+            queue.drain(&mut batch);
+        } else {
+            queue.trim_to_capacity(&mut batch);
+        }
         if batch.is_empty() {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -83,12 +105,15 @@ pub async fn run(queue: Arc<TickQueue>, bus: Bus, shutdown: CancellationToken) {
             Ok(()) => {
                 stats.count_forwarded(sent);
                 backoff.reset();
+                batch.clear();
             }
             Err(error) => {
-                stats.count_dropped(sent);
+                // Kept for the next attempt; the first comes at once, since a
+                // restarted Redis is usually back by then.
                 let delay = backoff.next_delay();
                 warn!(
-                    "MARKET-DATA-SERVICE: Failed to forward {sent} ticks ({error}); retrying in {delay:?}"
+                    "MARKET-DATA-SERVICE: Failed to forward {sent} ticks ({error}); holding them ({} queued), retrying in {delay:?}",
+                    queue.ticks.len()
                 );
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
@@ -96,7 +121,6 @@ pub async fn run(queue: Arc<TickQueue>, bus: Bus, shutdown: CancellationToken) {
                 }
             }
         }
-        batch.clear();
     }
 }
 

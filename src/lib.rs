@@ -18,5 +18,6 @@ pub mod sim;
 pub mod state;
 pub mod store;
 pub mod subscriber;
+pub mod supervise;
 pub mod telemetry;
 pub mod web;

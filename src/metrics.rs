@@ -9,15 +9,18 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
-use crate::events::Channel;
+use crate::events::{Channel, Reason};
+use crate::feed::tick::Refusal;
 use crate::feed::{FeedState, FeedStats};
 use crate::recorder::RecorderStats;
 use crate::state::{LiveState, StreamStatus};
+use crate::supervise::{Supervisor, TaskState};
 
 struct TickStockCollector {
     live: Arc<LiveState>,
     feed: Arc<FeedStats>,
     recorder: Arc<RecorderStats>,
+    supervisor: Arc<Supervisor>,
 }
 
 impl std::fmt::Debug for TickStockCollector {
@@ -80,6 +83,29 @@ fn per_channel(
     Ok(())
 }
 
+/// One counter per channel and decode-error reason.
+fn per_channel_reason(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    value: impl Fn(Channel, Reason) -> u64,
+) -> std::fmt::Result {
+    let mut family = encoder.encode_descriptor(
+        name,
+        help,
+        None,
+        prometheus_client::metrics::MetricType::Counter,
+    )?;
+    for channel in Channel::ALL {
+        for reason in Reason::ALL {
+            ConstCounter::new(value(channel, reason)).encode(
+                family.encode_family(&[("channel", channel.name()), ("reason", reason.label())])?,
+            )?;
+        }
+    }
+    Ok(())
+}
+
 fn label<T: serde::Serialize>(value: T) -> String {
     serde_json::to_value(value)
         .ok()
@@ -115,11 +141,11 @@ impl Collector for TickStockCollector {
             "Messages received per channel",
             |c| live.channel(c).messages(),
         )?;
-        per_channel(
+        per_channel_reason(
             &mut encoder,
             "tickstock_channel_decode_errors",
-            "Messages that could not be decoded, per channel",
-            |c| live.channel(c).decode_errors(),
+            "Messages (or batch elements) refused by the decoder, per channel and reason",
+            |c, r| live.channel(c).decode_errors_for(r),
         )?;
         let status = live.status(chrono::Utc::now());
         let statuses = [
@@ -177,11 +203,47 @@ impl Collector for TickStockCollector {
             "Ticks dropped because the forwarder could not keep up or the bus was away",
             feed.ticks_dropped(),
         )?;
-        self.encode_recorder(&mut encoder)
+        let mut refused = encoder.encode_descriptor(
+            "tickstock_feed_elements_refused",
+            "Elements of the market feed refused, per reason (malformed, price, size, timestamp, symbol, range)",
+            None,
+            prometheus_client::metrics::MetricType::Counter,
+        )?;
+        for reason in Refusal::ALL {
+            ConstCounter::new(feed.refused(reason))
+                .encode(refused.encode_family(&[("reason", reason.name())])?)?;
+        }
+        self.encode_recorder(&mut encoder)?;
+        self.encode_tasks(&mut encoder)
     }
 }
 
 impl TickStockCollector {
+    fn encode_tasks(&self, encoder: &mut DescriptorEncoder) -> std::fmt::Result {
+        let tasks = self.supervisor.tasks();
+        let mut restarts = encoder.encode_descriptor(
+            "tickstock_task_restarts",
+            "Restarts of a long-running task after it panicked or ended unexpectedly",
+            None,
+            prometheus_client::metrics::MetricType::Counter,
+        )?;
+        for task in &tasks {
+            ConstCounter::new(task.restarts())
+                .encode(restarts.encode_family(&[("task", task.name())])?)?;
+        }
+        let mut running = encoder.encode_descriptor(
+            "tickstock_task_running",
+            "Whether a long-running task runs (0 while it waits for its restart or has stopped)",
+            None,
+            prometheus_client::metrics::MetricType::Gauge,
+        )?;
+        for task in &tasks {
+            ConstGauge::new(i64::from(task.state() == TaskState::Running))
+                .encode(running.encode_family(&[("task", task.name())])?)?;
+        }
+        Ok(())
+    }
+
     fn encode_recorder(&self, encoder: &mut DescriptorEncoder) -> std::fmt::Result {
         let recorder = &self.recorder;
         gauge(
@@ -227,12 +289,14 @@ pub fn registry(
     live: Arc<LiveState>,
     feed: Arc<FeedStats>,
     recorder: Arc<RecorderStats>,
+    supervisor: Arc<Supervisor>,
 ) -> Registry {
     let mut registry = Registry::default();
     registry.register_collector(Box::new(TickStockCollector {
         live,
         feed,
         recorder,
+        supervisor,
     }));
     registry
 }

@@ -19,7 +19,6 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use crate::feed::FeedStats;
 use crate::recorder::RecorderStats;
@@ -80,7 +79,7 @@ impl Hub {
         feed: Arc<FeedStats>,
         recorder: Arc<RecorderStats>,
         client_queue: usize,
-        tasks: &TaskTracker,
+        tasks: &crate::supervise::Supervisor,
         shutdown: &CancellationToken,
     ) -> Arc<Self> {
         let hub = Arc::new(Self {
@@ -93,7 +92,13 @@ impl Hub {
             feed,
             recorder,
         });
-        tasks.spawn(run(hub.clone(), hub.live.subscribe()));
+        let supervised = hub.clone();
+        tasks.spawn(
+            "push_hub",
+            crate::supervise::Restart::Always,
+            shutdown.clone(),
+            move || run(supervised.clone(), supervised.live.subscribe()),
+        );
         hub
     }
 

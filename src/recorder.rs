@@ -20,7 +20,6 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::backoff::Backoff;
@@ -30,6 +29,7 @@ use crate::state::LiveState;
 use crate::store::Store;
 use crate::store::current_session::{CurrentSession, SessionKeeper};
 use crate::store::history::{Batch, Record};
+use crate::supervise::{Restart, Supervisor};
 
 /// Records written per flush (one statement per table).
 pub const BATCH_ROWS: usize = 500;
@@ -79,7 +79,7 @@ pub struct RecorderStats {
 
 impl Recorder {
     /// Starts the writer on `tasks`; it stops (after a last flush) on `shutdown`.
-    pub fn start(store: Store, tasks: &TaskTracker, shutdown: &CancellationToken) -> Self {
+    pub fn start(store: Store, tasks: &Supervisor, shutdown: &CancellationToken) -> Self {
         let (sender, receiver) = mpsc::channel(MAX_HELD_ROWS);
         let stats = Arc::new(RecorderStats::new(store.kind()));
         let writer = Writer {
@@ -92,7 +92,12 @@ impl Recorder {
                 unlogged: 0,
             },
         };
-        tasks.spawn(writer.run());
+        // Kept across restarts: the records held meanwhile are not lost.
+        let writer = Arc::new(tokio::sync::Mutex::new(writer));
+        tasks.spawn("recorder", Restart::Always, shutdown.clone(), move || {
+            let writer = writer.clone();
+            async move { writer.lock().await.run().await }
+        });
         Self {
             records: sender,
             stats,
@@ -105,11 +110,11 @@ impl Recorder {
     pub fn keeping_session(
         mut self,
         keeper: &SessionKeeper,
-        tasks: &TaskTracker,
+        supervisor: &Supervisor,
         shutdown: &CancellationToken,
     ) -> Self {
         if let SessionKeeper::Redis(redis) = keeper {
-            self.current_session = Some(CurrentSession::start(redis.clone(), tasks, shutdown));
+            self.current_session = Some(CurrentSession::start(redis.clone(), supervisor, shutdown));
         }
         self
     }
@@ -177,7 +182,7 @@ enum Retry {
 }
 
 impl Writer {
-    async fn run(mut self) {
+    async fn run(&mut self) {
         let mut records = Vec::with_capacity(BATCH_ROWS);
         while self.collect(&mut records).await {
             let Some(rejected) = self.write(&records, Retry::UntilShutdown).await else {
@@ -312,7 +317,7 @@ impl Writer {
 
     /// Gives what is held one last chance within `SHUTDOWN_FLUSH`; what
     /// cannot be written then is counted as dropped.
-    async fn flush_on_shutdown(mut self, mut records: Vec<Record>) {
+    async fn flush_on_shutdown(&mut self, mut records: Vec<Record>) {
         self.records.close();
         let retry = Retry::Never {
             deadline: Instant::now() + SHUTDOWN_FLUSH,

@@ -16,7 +16,7 @@ use crate::events::fields::{Object, serialize_opt_timestamp};
 use crate::events::pattern::PatternKey;
 use crate::events::{
     Channel, CriticalAlert, Event, Health, Indicator, IndicatorAlert, Pattern, PatternBatch,
-    SessionStarted, SessionStopped,
+    Reason, SessionStarted, SessionStopped,
 };
 
 /// Sizes of the recent-event buffers kept for the dashboard.
@@ -25,6 +25,8 @@ pub struct Limits {
     pub patterns: usize,
     pub indicators: usize,
     pub alerts: usize,
+    /// Changes waiting for the push hub; beyond it the hub resynchronises.
+    pub changes: usize,
 }
 
 impl Default for Limits {
@@ -33,6 +35,7 @@ impl Default for Limits {
             patterns: 500,
             indicators: 5_000,
             alerts: 200,
+            changes: 65_536,
         }
     }
 }
@@ -92,11 +95,18 @@ impl CurrentSession {
         }
     }
 
+    /// The session a health event names; it started `uptime_seconds` before
+    /// the event, when that is a time.
     fn from_health(session_id: String, health: &Health) -> Self {
-        let started_at = health.uptime_seconds.and_then(|uptime| {
-            let uptime = chrono::Duration::milliseconds((uptime * 1000.0) as i64);
-            health.timestamp.checked_sub_signed(uptime)
-        });
+        let started_at = health
+            .uptime_seconds
+            .and_then(|uptime| {
+                let millis = (uptime * 1000.0).round();
+                // Checked: the decoder bounds uptime, but nothing here may panic.
+                (millis.is_finite() && millis.abs() < 9.0e15).then_some(millis as i64)
+            })
+            .and_then(chrono::TimeDelta::try_milliseconds)
+            .and_then(|uptime| health.timestamp.checked_sub_signed(uptime));
         Self {
             session_id,
             universe: None,
@@ -137,6 +147,8 @@ pub enum Alert {
 pub struct ChannelStats {
     messages: AtomicU64,
     decode_errors: AtomicU64,
+    /// `decode_errors` by reason, indexed by `Reason::index`.
+    decode_error_reasons: [AtomicU64; Reason::ALL.len()],
     /// Epoch milliseconds; 0 when nothing arrived yet.
     last_message_ms: AtomicI64,
 }
@@ -163,8 +175,32 @@ impl ChannelStats {
             .store(at.timestamp_millis(), Ordering::Relaxed);
     }
 
-    pub fn record_decode_errors(&self, n: u64) {
-        self.decode_errors.fetch_add(n, Ordering::Relaxed);
+    /// The refusals of `reason` so far.
+    pub fn decode_errors_for(&self, reason: Reason) -> u64 {
+        self.decode_error_reasons[reason.index()].load(Ordering::Relaxed)
+    }
+
+    /// Counts one refused message (or batch element).
+    pub fn record_decode_error(&self, reason: Reason) {
+        self.decode_errors.fetch_add(1, Ordering::Relaxed);
+        self.decode_error_reasons[reason.index()].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A channel's refusals by reason label, those seen only.
+pub struct ReasonCounts<'a>(pub &'a ChannelStats);
+
+impl Serialize for ReasonCounts<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        for reason in Reason::ALL {
+            let count = self.0.decode_errors_for(reason);
+            if count > 0 {
+                map.serialize_entry(reason.label(), &count)?;
+            }
+        }
+        map.end()
     }
 }
 
@@ -198,9 +234,6 @@ pub struct LiveEvent {
     pub data: String,
 }
 
-/// Changes waiting for the push hub; beyond it the hub resynchronises.
-const EVENT_BUFFER: usize = 65_536;
-
 pub struct LiveState {
     inner: RwLock<Inner>,
     events: broadcast::Sender<Arc<LiveEvent>>,
@@ -214,7 +247,7 @@ impl LiveState {
     pub fn new(link: Arc<Link>, stale_after: std::time::Duration, limits: Limits) -> Self {
         Self {
             inner: RwLock::default(),
-            events: broadcast::channel(EVENT_BUFFER).0,
+            events: broadcast::channel(limits.changes.max(1)).0,
             channels: Default::default(),
             link,
             stale_after: chrono::Duration::from_std(stale_after).unwrap_or(chrono::Duration::MAX),
@@ -586,9 +619,10 @@ impl Serialize for ChannelsView<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         #[derive(Serialize)]
-        struct View {
+        struct View<'a> {
             messages: u64,
             decode_errors: u64,
+            decode_error_reasons: ReasonCounts<'a>,
             #[serde(serialize_with = "serialize_opt_timestamp")]
             last_message_at: Option<DateTime<Utc>>,
         }
@@ -600,10 +634,77 @@ impl Serialize for ChannelsView<'_> {
                 &View {
                     messages: stats.messages(),
                     decode_errors: stats.decode_errors(),
+                    decode_error_reasons: ReasonCounts(stats),
                     last_message_at: stats.last_message_at(),
                 },
             )?;
         }
         map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{self, Rules};
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    fn live() -> LiveState {
+        LiveState::new(
+            Arc::new(Link::default()),
+            std::time::Duration::from_secs(30),
+            Limits::default(),
+        )
+    }
+
+    /// The second line behind the decoder: a session recovered from a
+    /// health event whose uptime is no duration has no start, and no panic.
+    #[test]
+    fn an_uptime_that_is_no_duration_leaves_the_start_unknown() {
+        let message = br#"{"health":{"session_id":"boom","status":"healthy"}}"#;
+        let Ok(Event::Health(health)) = events::decode(Channel::Health, message, Utc::now()) else {
+            panic!("a plain health event decodes");
+        };
+        for uptime in [-1e16, 1e16, 1e300, f64::NAN, f64::INFINITY, -0.0] {
+            let state = live();
+            let health = Health {
+                uptime_seconds: Some(uptime),
+                ..health.clone()
+            };
+            assert!(state.apply(Event::Health(health.clone()), Utc::now()));
+            let session = state.session().expect("recovered from health");
+            let expected = (uptime == 0.0).then_some(health.timestamp);
+            assert_eq!(session.started_at, expected, "{uptime}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1_000))]
+
+        /// Whatever arrives, decoding and applying it never panics, and the
+        /// status still serialises.
+        #[test]
+        fn no_message_panics_decode_and_apply(
+            body in events::tests::arbitrary_json(),
+            kind in events::tests::event_type(),
+        ) {
+            let mut message = body;
+            if let (Value::Object(map), Some(kind)) = (&mut message, kind) {
+                map.insert("type".into(), Value::from(kind));
+            }
+            let bytes = message.to_string();
+            let state = live();
+            let now = Utc::now();
+            for rules in [Rules::default(), Rules::ANY_TIME] {
+                for channel in Channel::ALL {
+                    if let Ok(event) = events::decode_with(channel, bytes.as_bytes(), now, &rules) {
+                        state.apply(event, now);
+                    }
+                }
+            }
+            let status: Result<Value, _> = serde_json::from_slice(&state.status_json(now, &serde_json::Map::new()));
+            prop_assert!(status.is_ok());
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! The subscriber: every message from the 8 channels is counted, decoded and
-//! applied to the live state. A message that does not decode is counted,
-//! logged (rate-limited, with an excerpt) and dropped; it never changes state.
+//! applied to the live state. A message that does not decode, or that breaks
+//! the decoding rules (`events::rules`), is counted with its reason, logged
+//! (rate-limited, with the reason and an excerpt) and dropped; it never
+//! changes state.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,7 +13,7 @@ use tracing::{debug, info, warn};
 
 use crate::bus::BusMessage;
 use crate::conformance::Conformance;
-use crate::events::{self, Channel, DecodeError, Event};
+use crate::events::{self, Channel, DecodeError, Event, Rules};
 use crate::recorder::Recorder;
 use crate::state::LiveState;
 
@@ -21,6 +23,8 @@ const EXCERPT_BYTES: usize = 160;
 
 pub struct Subscriber {
     state: Arc<LiveState>,
+    /// What decoding refuses beyond the shapes (the time window).
+    rules: Rules,
     /// Hands every decoded event to the history; never waits.
     recorder: Option<Recorder>,
     /// Measures every message against seed 004 (report, inspector).
@@ -38,10 +42,17 @@ impl Subscriber {
     pub fn new(state: Arc<LiveState>) -> Self {
         Self {
             state,
+            rules: Rules::default(),
             recorder: None,
             conformance: None,
             warnings: [WarnWindow::default(); 8],
         }
+    }
+
+    /// Decodes with these rules (the configured window) instead of the defaults.
+    pub fn with_rules(mut self, rules: Rules) -> Self {
+        self.rules = rules;
+        self
     }
 
     /// Records every decoded event in the history as well.
@@ -56,7 +67,7 @@ impl Subscriber {
         self
     }
 
-    pub async fn run(mut self, mut messages: mpsc::Receiver<BusMessage>) {
+    pub async fn run(&mut self, messages: &mut mpsc::Receiver<BusMessage>) {
         while let Some(message) = messages.recv().await {
             self.ingest(&message, Utc::now());
         }
@@ -68,7 +79,7 @@ impl Subscriber {
         };
         let stats = self.state.channel(channel);
         stats.record_message(now);
-        let decoded = events::decode(channel, &message.payload, now);
+        let decoded = events::decode_with(channel, &message.payload, now, &self.rules);
         if let Some(conformance) = &self.conformance {
             conformance.observe(channel, &message.payload, &decoded, now);
         }
@@ -77,7 +88,9 @@ impl Subscriber {
                 if let Event::Patterns(batch) = &event
                     && let Some(error) = batch.rejected.first()
                 {
-                    stats.record_decode_errors(batch.rejected.len() as u64);
+                    for rejected in &batch.rejected {
+                        stats.record_decode_error(rejected.reason());
+                    }
                     self.warn(channel, error, &message.payload);
                 }
                 log_event(&event);
@@ -87,7 +100,7 @@ impl Subscriber {
                 self.state.apply(event, now);
             }
             Err(error) => {
-                stats.record_decode_errors(1);
+                stats.record_decode_error(error.reason());
                 self.warn(channel, &error, &message.payload);
             }
         }
@@ -103,7 +116,8 @@ impl Subscriber {
         let suppressed = std::mem::take(&mut window.suppressed);
         window.last = Some(now);
         warn!(
-            "REDIS-SUBSCRIBER: Dropped undecodable message on {channel}: {error}; excerpt: {}{}",
+            "REDIS-SUBSCRIBER: Dropped undecodable message on {channel} (reason {}): {error}; excerpt: {}{}",
+            error.reason().label(),
             excerpt(payload),
             if suppressed > 0 {
                 format!(" ({suppressed} more since the last warning)")

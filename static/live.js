@@ -3,9 +3,13 @@
 // state shown in #connection. An expired login cannot be read from the close
 // event: the server refuses the handshake with HTTP 401, which a browser
 // reports as 1006. So after a close the page asks the status route, and a 401
-// there sends it to the login page instead of retrying for ever.
+// there sends it to the login page instead of retrying for ever. A login that
+// ends while connected (logout, revoked, role changed) is closed with 4401:
+// straight to the login page.
 window.TickStockLive = (() => {
   'use strict';
+
+  const LOGIN_ENDED = 4401;
 
   function setConnection(text, className) {
     const element = document.getElementById('connection');
@@ -48,10 +52,18 @@ window.TickStockLive = (() => {
         }
       });
       socket.addEventListener('close', async (event) => {
+        const toLogin = () => {
+          location.href = `/login?next=${encodeURIComponent(location.pathname)}`;
+        };
+        if (event.code === LOGIN_ENDED) {
+          setConnection('signed out', 'reconnecting');
+          toLogin();
+          return;
+        }
         const why = event.code === 4008 ? ' (too slow)' : '';
         setConnection(`reconnecting${why}…`, 'reconnecting');
         if (await signedOut()) {
-          location.href = `/login?next=${encodeURIComponent(location.pathname)}`;
+          toLogin();
           return;
         }
         const delay = Math.random() * Math.min(30000, 500 * 2 ** attempt);

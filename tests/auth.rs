@@ -68,6 +68,16 @@ fn session_cookie(response: &reqwest::Response) -> Option<String> {
         .map(str::to_owned)
 }
 
+fn login_form_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("tickstock_login_csrf="))
+        .map(str::to_owned)
+}
+
 #[tokio::test]
 async fn login_rotates_the_session_and_logout_ends_it_in_memory() {
     login_rotates_the_session_and_logout_ends_it(TestApp::spawn(Config::for_tests()).await).await;
@@ -91,9 +101,14 @@ async fn login_rotates_the_session_and_logout_ends_it(app: TestApp) {
         .send()
         .await
         .unwrap();
-    let anonymous_cookie = session_cookie(&before).expect("a session for the CSRF token");
-    assert!(anonymous_cookie.contains("HttpOnly") && anonymous_cookie.contains("SameSite=Lax"));
-    assert!(!anonymous_cookie.contains("Secure"));
+    assert_eq!(
+        session_cookie(&before),
+        None,
+        "an anonymous visit gets no session"
+    );
+    let form_cookie = login_form_cookie(&before).expect("the login form's CSRF cookie");
+    assert!(form_cookie.contains("HttpOnly") && form_cookie.contains("SameSite=Strict"));
+    assert!(!form_cookie.contains("Secure"));
     let csrf = csrf_of(&before.text().await.unwrap());
 
     let response = client
@@ -109,13 +124,8 @@ async fn login_rotates_the_session_and_logout_ends_it(app: TestApp) {
         .unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(response.headers()["location"], "/dashboard?tab=2");
-    let signed_in_cookie = session_cookie(&response).expect("a new session id");
-    let id = |cookie: &str| cookie.split(';').next().unwrap().to_owned();
-    assert_ne!(
-        id(&anonymous_cookie),
-        id(&signed_in_cookie),
-        "the session id changes at login"
-    );
+    let signed_in_cookie = session_cookie(&response).expect("a session from the login on");
+    assert!(signed_in_cookie.contains("HttpOnly") && signed_in_cookie.contains("SameSite=Lax"));
 
     let dashboard = client
         .get(format!("{}/dashboard", app.base_url))
@@ -211,6 +221,12 @@ async fn repeated_failures_lock_the_name_whether_or_not_it_exists() {
         }
         let locked = sign_in(&app, &browser(), name, "bad-password").await;
         assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS, "{name}");
+        let wait: u64 = locked.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((840..=900).contains(&wait), "{name}: Retry-After {wait}");
         assert!(
             locked
                 .text()
@@ -225,13 +241,17 @@ async fn repeated_failures_lock_the_name_whether_or_not_it_exists() {
 }
 
 #[tokio::test]
-async fn forms_without_the_session_csrf_token_are_refused() {
+async fn forms_without_their_csrf_token_are_refused() {
     let app = TestApp::spawn(Config::for_tests()).await;
     let client = browser();
-    login_form(&app, &client).await;
+    let issued = login_form(&app, &client).await;
+    // Another form's token is valid, but not with this browser's cookie.
+    let other = login_form(&app, &browser()).await;
     for csrf in [
         "",
         "0000000000000000000000000000000000000000000000000000000000000000",
+        "not hex",
+        other.as_str(),
     ] {
         let response = client
             .post(format!("{}/login", app.base_url))
@@ -245,6 +265,18 @@ async fn forms_without_the_session_csrf_token_are_refused() {
             .unwrap();
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "csrf {csrf:?}");
     }
+    // The right token without the cookie it belongs to.
+    let cookieless = browser()
+        .post(format!("{}/login", app.base_url))
+        .form(&[
+            ("username", "admin"),
+            ("password", TEST_ADMIN_PASSWORD),
+            ("csrf", issued.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cookieless.status(), StatusCode::FORBIDDEN);
     // A cross-site logout does nothing.
     assert_eq!(
         sign_in(&app, &client, "admin", TEST_ADMIN_PASSWORD)
@@ -458,4 +490,243 @@ async fn a_werkzeug_hash_signs_in_once_and_is_upgraded_to_argon2id(app: TestApp)
             .status(),
         StatusCode::SEE_OTHER
     );
+}
+
+#[tokio::test]
+async fn anonymous_login_pages_store_no_session_and_the_form_still_signs_in() {
+    let db = TestDatabase::create().await;
+    let app = TestApp::spawn(Config {
+        database_url: Some(db.url.clone()),
+        ..Config::for_tests()
+    })
+    .await;
+    let pool = db.pool().await;
+    let sessions = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM tower_sessions.session")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    let visits = 50;
+    for _ in 0..visits {
+        let page = browser()
+            .get(format!("{}/login?next=/dashboard", app.base_url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        assert_eq!(session_cookie(&page), None);
+    }
+    // A refused attempt stores nothing either.
+    let refused = sign_in(&app, &browser(), "admin", "not-the-password").await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        sessions().await,
+        0,
+        "{visits} anonymous visits and a failed login"
+    );
+
+    let client = browser();
+    let signed_in = sign_in(&app, &client, "admin", TEST_ADMIN_PASSWORD).await;
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    assert_eq!(sessions().await, 1, "a session from the login on");
+    let dashboard = client
+        .get(format!("{}/dashboard", app.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(dashboard.status(), StatusCode::OK);
+}
+
+/// Posts a login form with a valid CSRF pair; `accept` names the wanted answer.
+async fn post_login(
+    app: &TestApp,
+    fields: &[(&str, &str)],
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
+    let client = browser();
+    let csrf = login_form(app, &client).await;
+    let mut request = client
+        .post(format!("{}/login", app.base_url))
+        .form(&[fields, &[("csrf", csrf.as_str())]].concat());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn overlong_names_passwords_and_bodies_are_refused_before_any_check() {
+    let app = TestApp::spawn(Config {
+        login_max_failures: 1,
+        ..Config::for_tests()
+    })
+    .await;
+    let longest = "p".repeat(1_024);
+    let at_limit = post_login(&app, &[("username", "admin"), ("password", &longest)], &[]).await;
+    assert_eq!(
+        at_limit.status(),
+        StatusCode::UNAUTHORIZED,
+        "1,024 bytes are checked"
+    );
+    // The failure above locked `admin`: names beyond the limit are refused
+    // before the lockout is even asked, passwords beyond it before hashing.
+    for (name, password) in [
+        ("admin", "p".repeat(1_025)),
+        ("admin", "é".repeat(513)),
+        (&*"n".repeat(257), "short".to_owned()),
+    ] {
+        let response = post_login(
+            &app,
+            &[("username", name), ("password", &password)],
+            &[("accept", "application/json")],
+        )
+        .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::BAD_REQUEST,
+            "{} bytes",
+            password.len()
+        );
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert!(
+            body["error"].as_str().unwrap().contains("too long"),
+            "{body}"
+        );
+    }
+    let form_page = post_login(
+        &app,
+        &[("username", "admin"), ("password", &"p".repeat(2_000))],
+        &[],
+    )
+    .await;
+    assert_eq!(form_page.status(), StatusCode::BAD_REQUEST);
+    assert!(form_page.text().await.unwrap().contains("too long"));
+    let huge = post_login(
+        &app,
+        &[("username", "admin"), ("password", &"p".repeat(1 << 20))],
+        &[],
+    )
+    .await;
+    assert_eq!(
+        huge.status(),
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "a 1 MB form is not read"
+    );
+}
+
+#[tokio::test]
+async fn each_client_address_has_its_rate_and_forwarded_addresses_count_only_from_trusted_proxies()
+{
+    let limited = |trusted: Option<&str>| Config {
+        login_rate_per_address: 3.try_into().unwrap(),
+        trusted_proxies: trusted.map(|t| t.parse().unwrap()),
+        ..Config::for_tests()
+    };
+    let attempt = |app: &TestApp, name: &'static str, forwarded: &'static str| {
+        let app_url = app.base_url.clone();
+        async move {
+            let client = browser();
+            let html = client
+                .get(format!("{app_url}/login"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            client
+                .post(format!("{app_url}/login"))
+                .header("x-forwarded-for", forwarded)
+                .header("accept", "application/json")
+                .form(&[
+                    ("username", name),
+                    ("password", "wrong"),
+                    ("csrf", &csrf_of(&html)),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+
+    // No trusted proxy: every claimed address is the one socket peer.
+    let direct = TestApp::spawn(limited(None)).await;
+    for (name, forwarded) in [
+        ("a", "198.51.100.1"),
+        ("b", "198.51.100.2"),
+        ("c", "198.51.100.3"),
+    ] {
+        assert_eq!(
+            attempt(&direct, name, forwarded).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let refused = attempt(&direct, "d", "198.51.100.4").await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "Retry-After {wait}");
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["retry_after_seconds"], wait);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("Too many sign-in attempts")
+    );
+
+    // Behind a trusted proxy each forwarded client has its own rate.
+    let proxied = TestApp::spawn(limited(Some("127.0.0.1"))).await;
+    for _ in 0..3 {
+        assert_eq!(
+            attempt(&proxied, "a", "198.51.100.1").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        attempt(&proxied, "b", "198.51.100.1").await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        attempt(&proxied, "b", "198.51.100.2").await.status(),
+        StatusCode::UNAUTHORIZED,
+        "another client behind the same proxy"
+    );
+}
+
+#[tokio::test]
+async fn each_name_has_its_rate_from_every_address() {
+    let app = TestApp::spawn(Config {
+        login_rate_per_name: 2.try_into().unwrap(),
+        trusted_proxies: Some("127.0.0.0/8".parse().unwrap()),
+        ..Config::for_tests()
+    })
+    .await;
+    for (i, forwarded) in ["198.51.100.1", "198.51.100.2"].into_iter().enumerate() {
+        let response = post_login(
+            &app,
+            &[("username", "Dana"), ("password", "wrong")],
+            &[("x-forwarded-for", forwarded)],
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    let refused = post_login(
+        &app,
+        &[("username", "dana "), ("password", "wrong")],
+        &[("x-forwarded-for", "198.51.100.3")],
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().contains_key("retry-after"));
+    let page = refused.text().await.unwrap();
+    assert!(
+        page.contains("Too many sign-in attempts"),
+        "the form gets the login page"
+    );
+    assert!(page.contains("name=\"csrf\""), "with a fresh form");
 }

@@ -2,7 +2,7 @@
 //! chromium-driver; `scripts/test` installs them): sign in, watch events
 //! published on a real Redis appear, HTML in event data shown as text, the
 //! page reconnecting by itself after a server restart, and going to the
-//! login page when its login is gone.
+//! login page when its login is gone or ends while it is open.
 
 mod common;
 
@@ -144,6 +144,52 @@ async fn a_page_whose_login_expired_goes_to_the_login_page() {
     wait_for(
         "the page to go to the login page",
         Duration::from_secs(60),
+        || async {
+            let url = browser.current_url().await.ok()?;
+            (url.path() == "/login" && url.query() == Some("next=%2Fdashboard")).then_some(())
+        },
+    )
+    .await;
+    browser.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_whose_session_logs_out_elsewhere_goes_to_the_login_page_at_once() {
+    let driver = ChromeDriver::start().await;
+    let config = Config {
+        bind_addr: std::net::SocketAddr::from(([127, 0, 0, 1], free_port())),
+        ..Config::for_tests()
+    };
+    let (app, browser) = live_dashboard(&driver, &config).await;
+
+    // The same session logged out from another tab: the open socket is
+    // closed with 4401 and the page leaves.
+    let cookie = browser.get_named_cookie("tickstock_session").await.unwrap();
+    let cookie = format!("tickstock_session={}", cookie.value());
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let html = http
+        .get(format!("{}/dashboard", app.base_url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let logout = http
+        .post(format!("{}/logout", app.base_url))
+        .header("cookie", &cookie)
+        .form(&[("csrf", common::login::csrf_of(&html))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 303);
+    wait_for(
+        "the page to go to the login page",
+        Duration::from_secs(5),
         || async {
             let url = browser.current_url().await.ok()?;
             (url.path() == "/login" && url.query() == Some("next=%2Fdashboard")).then_some(())

@@ -1,12 +1,15 @@
 //! `/streaming/ws` with a real WebSocket client: login, the snapshot, live
-//! events in order, resuming after a reconnect, and a slow client dropped
-//! with a close code while a fast one keeps receiving everything.
+//! events in order, resuming after a reconnect, a slow client dropped with a
+//! close code while a fast one keeps receiving everything, the Origin check,
+//! and sockets closed with 4401 when their login ends.
 
 mod common;
 
 use std::time::Duration;
 
 use bytes::Bytes;
+use common::login::Browser;
+use common::postgres::TestDatabase;
 use common::{TestApp, WAIT, wait_for};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
@@ -19,15 +22,22 @@ type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect(app: &TestApp, token: Option<&str>, query: &str) -> Result<Socket, Error> {
+    let headers = token.map(|token| ("authorization", format!("Bearer {token}")));
+    connect_with(app, headers.as_slice(), query).await
+}
+
+async fn connect_with(
+    app: &TestApp,
+    headers: &[(&'static str, String)],
+    query: &str,
+) -> Result<Socket, Error> {
     let url = format!(
         "{}/streaming/ws{query}",
         app.base_url.replace("http://", "ws://")
     );
     let mut request = url.into_client_request()?;
-    if let Some(token) = token {
-        request
-            .headers_mut()
-            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    for (name, value) in headers {
+        request.headers_mut().insert(*name, value.parse().unwrap());
     }
     tokio_tungstenite::connect_async(request)
         .await
@@ -325,5 +335,175 @@ async fn a_slow_client_is_closed_with_4008_while_a_fast_one_receives_everything(
             .slow_disconnects
             .load(std::sync::atomic::Ordering::Relaxed)
             >= 1
+    );
+}
+
+/// The handshake's refusal: its status and JSON body.
+fn refusal(result: Result<Socket, Error>) -> (u16, Value) {
+    match result {
+        Err(Error::Http(response)) => {
+            let body = response.body().as_deref().unwrap_or_default();
+            (
+                response.status().as_u16(),
+                serde_json::from_slice(body).expect("a JSON body"),
+            )
+        }
+        other => panic!("the handshake was accepted: {:?}", other.map(|_| ())),
+    }
+}
+
+#[tokio::test]
+async fn a_page_of_another_origin_cannot_open_the_socket() {
+    let app = TestApp::spawn(Config {
+        allowed_origins: "https://Dash.Example/".parse().unwrap(),
+        ..Config::for_tests()
+    })
+    .await;
+    let browser = Browser::new(&app.base_url);
+    browser
+        .sign_in("admin", tickstock::config::TEST_ADMIN_PASSWORD)
+        .await;
+    let cookie = ("cookie", browser.cookie());
+    let bearer = ("authorization", format!("Bearer {}", app.admin_token));
+    let port: u16 = app.base_url.rsplit(':').next().unwrap().parse().unwrap();
+    let other_port = format!("http://127.0.0.1:{}", port.wrapping_add(1));
+    let foreign = [
+        "http://evil.example",
+        "null",
+        "https://dash.example.evil",
+        "http://dash.example",
+        other_port.as_str(),
+        "http://127.0.0.1.evil.example",
+    ];
+    for origin in foreign {
+        for credential in [&cookie, &bearer] {
+            let headers = [credential.clone(), ("origin", origin.to_owned())];
+            let (status, body) = refusal(connect_with(&app, &headers, "").await);
+            assert_eq!(status, 403, "{origin}");
+            assert_eq!(body["error"], "origin not allowed", "{origin}");
+        }
+    }
+    // Its own origin, an allowed one, and none at all (a script).
+    for origin in [
+        Some(app.base_url.clone()),
+        Some("https://dash.example".into()),
+        None,
+    ] {
+        let mut headers = vec![cookie.clone()];
+        headers.extend(origin.clone().map(|origin| ("origin", origin)));
+        let mut socket = connect_with(&app, &headers, "")
+            .await
+            .unwrap_or_else(|e| panic!("{origin:?} refused: {e}"));
+        assert_eq!(next_messages(&mut socket).await[0]["event"], "snapshot");
+    }
+}
+
+/// Reads until the server closes; returns the close code.
+async fn close_code(socket: &mut Socket, within: Duration) -> u16 {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, socket.next()).await {
+            Ok(Some(Ok(Message::Close(Some(frame))))) => return frame.code.into(),
+            Ok(Some(Ok(_))) => continue,
+            Ok(other) => panic!("the socket ended without a close code: {other:?}"),
+            Err(_) => panic!("not closed within {within:?}"),
+        }
+    }
+}
+
+const LOGIN_ENDED: u16 = 4401;
+/// The promise: a socket is closed this soon after its login ends.
+const CLOSED_WITHIN: Duration = Duration::from_secs(5);
+
+#[tokio::test]
+async fn a_socket_is_closed_with_4401_at_logout_and_at_token_revocation() {
+    let app = TestApp::spawn(Config::for_tests()).await;
+    let browser = Browser::new(&app.base_url);
+    browser
+        .sign_in("admin", tickstock::config::TEST_ADMIN_PASSWORD)
+        .await;
+    let mut by_cookie = connect_with(&app, &[("cookie", browser.cookie())], "")
+        .await
+        .unwrap();
+    let (token_info, token) = app
+        .state
+        .accounts
+        .create_token("admin", "revoked-soon")
+        .await
+        .unwrap();
+    let mut by_token = connect(&app, Some(&token), "").await.unwrap();
+    let mut bystander = connect(&app, Some(&app.admin_token), "").await.unwrap();
+    for socket in [&mut by_cookie, &mut by_token, &mut bystander] {
+        next_messages(socket).await;
+    }
+
+    browser.logout().await;
+    assert_eq!(close_code(&mut by_cookie, CLOSED_WITHIN).await, LOGIN_ENDED);
+
+    assert!(
+        app.state
+            .accounts
+            .revoke_token(token_info.id)
+            .await
+            .unwrap()
+    );
+    assert_eq!(close_code(&mut by_token, CLOSED_WITHIN).await, LOGIN_ENDED);
+    match connect(&app, Some(&token), "").await {
+        Err(Error::Http(response)) => assert_eq!(response.status(), 401),
+        other => panic!("a revoked token connected: {:?}", other.map(|_| ())),
+    }
+
+    // Another login's socket is untouched: it still gets live events.
+    publish(&app, "tickstock:patterns:streaming", pattern("LIVE", 1, 0)).await;
+    assert_eq!(
+        until_event(&mut bystander, "streaming_pattern").await["data"]["symbol"],
+        "LIVE"
+    );
+}
+
+#[tokio::test]
+async fn a_socket_is_closed_with_4401_when_its_user_changes_role_or_is_removed() {
+    let db = TestDatabase::create().await;
+    let app = TestApp::spawn(Config {
+        database_url: Some(db.url.clone()),
+        ..Config::for_tests()
+    })
+    .await;
+    let accounts = &app.state.accounts;
+    for name in ["carol", "dave"] {
+        accounts
+            .create_user(
+                name,
+                None,
+                "a-long-password",
+                tickstock::accounts::Role::Admin,
+            )
+            .await
+            .unwrap();
+    }
+    let (_, carol) = accounts.create_token("carol", "api").await.unwrap();
+    let (_, dave) = accounts.create_token("dave", "api").await.unwrap();
+    let mut carol_socket = connect(&app, Some(&carol), "").await.unwrap();
+    let mut dave_socket = connect(&app, Some(&dave), "").await.unwrap();
+    next_messages(&mut carol_socket).await;
+    next_messages(&mut dave_socket).await;
+
+    // Changed behind TickStock's back, in SQL: only the periodic check sees it.
+    let pool = db.pool().await;
+    sqlx::query("UPDATE users SET role = 'user' WHERE username = 'carol'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        close_code(&mut carol_socket, CLOSED_WITHIN).await,
+        LOGIN_ENDED
+    );
+    sqlx::query("DELETE FROM users WHERE username = 'dave'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        close_code(&mut dave_socket, CLOSED_WITHIN).await,
+        LOGIN_ENDED
     );
 }

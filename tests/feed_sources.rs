@@ -129,3 +129,40 @@ async fn a_recorded_live_feed_replays_as_fast_as_possible() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn every_long_running_task_is_supervised_and_shown_in_readiness_and_metrics() {
+    let redis = RedisServer::start().await;
+    let listener = ChannelListener::start(&redis, "tickstock:market:ticks").await;
+    let app = TestApp::spawn(Config {
+        redis_url: Some(redis.url()),
+        data_source: Some(SourceChoice::Synthetic),
+        synthetic_ticks_per_second: 200.0,
+        ..Config::for_tests()
+    })
+    .await;
+    app.wait_connected().await;
+    listener.wait_count(1).await;
+    let tasks = [
+        "recorder",
+        "conformance",
+        "subscriber",
+        "push_hub",
+        "forwarder",
+        "feed_lease",
+        "feed",
+    ];
+    let (code, ready) = app.get("/readyz").await;
+    assert_eq!(code, 200, "{ready}");
+    for task in tasks {
+        assert_eq!(ready["tasks"][task]["state"], "running", "{task}: {ready}");
+        assert_eq!(ready["tasks"][task]["restarts"], 0, "{task}: {ready}");
+    }
+    let metrics = app.get_text("/metrics").await;
+    for task in tasks {
+        let restarts = format!("tickstock_task_restarts_total{{task=\"{task}\"}} 0");
+        let running = format!("tickstock_task_running{{task=\"{task}\"}} 1");
+        assert!(metrics.lines().any(|l| l == restarts), "{restarts}");
+        assert!(metrics.lines().any(|l| l == running), "{running}");
+    }
+}

@@ -71,18 +71,24 @@ async fn handshake_subscribe_and_every_event_kind_forwarded_in_the_exact_shape()
     assert_eq!(feed["leader"], true);
     assert_eq!(feed["source"], "massive");
 
+    // Times near now: the feed refuses implausible ones.
+    let second_ms = chrono::Utc::now().timestamp() * 1000;
+    let trade_ms = second_ms + 123;
     fake.command(Command::Send(json!([
-        {"ev": "T", "sym": "AAPL", "i": "52983525029461", "x": 4, "p": 227.41, "s": 300, "c": [12, 41], "t": 1759850000123_i64, "q": 1, "z": 3},
-        {"ev": "Q", "sym": "MSFT", "bx": 4, "bp": 400.10, "bs": 2, "ax": 7, "ap": 400.30, "as": 5, "c": 0, "t": 1759850000200_i64, "q": 9, "z": 3},
-        {"ev": "A", "sym": "BRK.B", "v": 120, "av": 9000, "op": 470.0, "vw": 471.2, "o": 470.5, "c": 471.9, "h": 472.0, "l": 470.1, "a": 471.0, "z": 12, "s": 1759849999000_i64, "e": 1759850000000_i64},
-        {"ev": "AM", "sym": "NVDA", "v": 50000, "av": 900000, "op": 180.0, "vw": 181.2, "o": 181.0, "c": 181.5, "h": 182.0, "l": 180.5, "a": 181.0, "z": 40, "s": 1759849940000_i64, "e": 1759850000000_i64},
+        {"ev": "T", "sym": "AAPL", "i": "52983525029461", "x": 4, "p": 227.41, "s": 300, "c": [12, 41], "t": trade_ms, "q": 1, "z": 3},
+        {"ev": "Q", "sym": "MSFT", "bx": 4, "bp": 400.10, "bs": 2, "ax": 7, "ap": 400.30, "as": 5, "c": 0, "t": second_ms + 200, "q": 9, "z": 3},
+        {"ev": "A", "sym": "BRK.B", "v": 120, "av": 9000, "op": 470.0, "vw": 471.2, "o": 470.5, "c": 471.9, "h": 472.0, "l": 470.1, "a": 471.0, "z": 12, "s": second_ms - 1000, "e": second_ms},
+        {"ev": "AM", "sym": "NVDA", "v": 50000, "av": 900000, "op": 180.0, "vw": 181.2, "o": 181.0, "c": 181.5, "h": 182.0, "l": 180.5, "a": 181.0, "z": 40, "s": second_ms - 60_000, "e": second_ms},
         {"ev": "LV", "sym": "IGNORED"}
     ]).to_string()));
 
     let received = listener.wait_count(4).await;
     assert_eq!(
         received[0],
-        r#"{"type":"market_tick","symbol":"AAPL","price":227.41,"volume":300,"timestamp":1759850000.123,"source":"massive"}"#
+        format!(
+            r#"{{"type":"market_tick","symbol":"AAPL","price":227.41,"volume":300,"timestamp":{},"source":"massive"}}"#,
+            json!(trade_ms as f64 / 1000.0)
+        )
     );
     let quote: Value = serde_json::from_str(&received[1]).unwrap();
     assert_eq!(
@@ -98,7 +104,7 @@ async fn handshake_subscribe_and_every_event_kind_forwarded_in_the_exact_shape()
     assert_eq!(
         second,
         json!({"type": "market_tick", "symbol": "BRK.B", "price": 471.9, "volume": 120,
-        "timestamp": 1759850000.0, "source": "massive", "open": 470.5, "high": 472.0, "low": 470.1, "close": 471.9, "vwap": 471.2})
+        "timestamp": (second_ms / 1000) as f64, "source": "massive", "open": 470.5, "high": 472.0, "low": 470.1, "close": 471.9, "vwap": 471.2})
     );
     let minute: Value = serde_json::from_str(&received[3]).unwrap();
     assert_eq!(
@@ -114,6 +120,65 @@ async fn handshake_subscribe_and_every_event_kind_forwarded_in_the_exact_shape()
     assert_eq!(feed["ticks_received"], 4);
     assert_eq!(feed["ticks_dropped"], 0);
     assert_eq!(fake.connections(), 1);
+}
+
+/// Hostile elements of every class in one frame: each is refused and counted
+/// under its reason; the valid ticks around them are forwarded.
+#[tokio::test]
+async fn hostile_elements_are_refused_by_reason_and_the_valid_ticks_still_flow() {
+    let redis = RedisServer::start().await;
+    let listener = ChannelListener::start(&redis, TICKS).await;
+    let fake = FakeMassive::start(Behaviour::Accept).await;
+    let app = TestApp::spawn(massive_config(&redis, &fake, "T.AAPL")).await;
+    wait_subscribed(&fake, 0, 1).await;
+    wait_feed_state(&app, "connected").await;
+
+    let now = chrono::Utc::now().timestamp_millis();
+    let day = 86_400_000_i64;
+    let good = |p: f64| json!({"ev": "T", "sym": "AAPL", "p": p, "s": 100, "t": now});
+    let frame = json!([
+        good(1.0),
+        {"ev": "T", "sym": "AAPL", "p": -5.0, "s": 100, "t": now},
+        {"ev": "T", "sym": "AAPL", "p": 1.0, "s": -100, "t": now},
+        {"ev": "T", "sym": "AAPL", "p": 1.0, "s": 1e30, "t": now},
+        {"ev": "T", "sym": "AAPL", "p": 1.0, "s": 100, "t": now - 3 * day},
+        {"ev": "T", "sym": "AAPL", "p": 1.0, "s": 100, "t": 253_402_300_800_000_i64},
+        {"ev": "T", "sym": "AA\u{0}PL", "p": 1.0, "s": 100, "t": now},
+        {"ev": "T", "sym": "drop table", "p": 1.0, "s": 100, "t": now},
+        {"ev": "AM", "sym": "NVDA", "o": 10.0, "h": 9.0, "l": 11.0, "c": 10.0, "v": 1, "e": now},
+        {"ev": "T", "sym": "AAPL", "p": "1.0", "s": 100, "t": now},
+        good(2.0),
+    ]);
+    fake.command(Command::Send(frame.to_string()));
+
+    let received = listener.wait_count(2).await;
+    let prices: Vec<f64> = received
+        .iter()
+        .map(|t| {
+            serde_json::from_str::<Value>(t).unwrap()["price"]
+                .as_f64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(prices, [1.0, 2.0]);
+    let feed = wait_for("the refusals counted", WAIT, || async {
+        let feed = feed_status(&app).await;
+        (feed["elements_refused"]["symbol"] == 2).then_some(feed)
+    })
+    .await;
+    assert_eq!(
+        feed["elements_refused"],
+        json!({"malformed": 1, "price": 1, "size": 2, "timestamp": 2, "symbol": 2, "range": 1}),
+        "{feed}"
+    );
+    assert_eq!(feed["ticks_received"], 2);
+    let metrics = app.get_text("/metrics").await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == r#"tickstock_feed_elements_refused_total{reason="size"} 2"#),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]

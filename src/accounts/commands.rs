@@ -1,5 +1,5 @@
 //! `tickstock user ...` and `tickstock token ...`: managing accounts in the
-//! database at `DATABASE_URL`.
+//! database at `DATABASE_URL` (revocations announced on `REDIS_URL` when set).
 
 use std::io::BufRead;
 
@@ -7,6 +7,7 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 
 use super::{Accounts, Role};
+use crate::bus::Bus;
 use crate::config::Config;
 use crate::store::Store;
 
@@ -53,7 +54,12 @@ async fn accounts(config: &Config) -> anyhow::Result<Accounts> {
     let store = Store::connect(url)
         .await
         .context("cannot use the database at DATABASE_URL")?;
-    Ok(Accounts::new(store))
+    let accounts = Accounts::new(store);
+    // A revocation reaches the running replicas through their Redis.
+    Ok(match &config.redis_url {
+        Some(url) => accounts.announcing_on(&Bus::new(Some(url)).context("REDIS_URL")?),
+        None => accounts,
+    })
 }
 
 fn read_password(input: impl BufRead) -> anyhow::Result<String> {

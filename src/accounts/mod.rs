@@ -1,18 +1,23 @@
 //! Accounts: users with roles, their passwords, API tokens, and the login
 //! lockout. Stored in PostgreSQL, or in memory in the embedded default.
 
+pub mod cache;
+pub mod changes;
 pub mod commands;
 pub mod lockout;
 pub mod password;
 pub mod tokens;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+use self::cache::{LookupCache, Missed};
+use self::changes::{AuthChange, Changes};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -56,6 +61,10 @@ pub struct User {
     pub role: Role,
     #[serde(serialize_with = "crate::events::fields::serialize_timestamp")]
     pub created_at: DateTime<Utc>,
+    /// What a login session is bound to: the password hash, or (memory
+    /// accounts, made again at every start) a keyed digest of the password.
+    #[serde(skip)]
+    session_stamp: String,
 }
 
 /// Never shows the hash.
@@ -78,7 +87,7 @@ impl axum_login::AuthUser for User {
 
     /// A password change ends every session of the user.
     fn session_auth_hash(&self) -> &[u8] {
-        self.password_hash.as_bytes()
+        self.session_stamp.as_bytes()
     }
 }
 
@@ -110,24 +119,45 @@ pub struct MemoryAccounts {
     pub(crate) tokens: Mutex<Vec<tokens::TokenRecord>>,
 }
 
+/// Users looked up are cached this long at most (a login session's own
+/// idle expiry): a database outage logs nobody out.
+const USER_CACHE_KEEP: Duration = Duration::from_secs(12 * 3600);
+const USER_CACHE_MAX: usize = 10_000;
+
 /// User accounts over either store.
 #[derive(Clone)]
 pub struct Accounts {
     store: Store,
+    users: Arc<LookupCache<i64, Option<User>>>,
     pub(crate) token_cache: Arc<tokens::TokenCache>,
+    changes: Arc<Changes>,
+    /// Keys the memory accounts' session stamps (`SESSION_SECRET`).
+    stamp_key: Option<Arc<[u8]>>,
 }
 
 const USER_COLUMNS: &str = "id, username, email, password_hash, role, created_at";
 
 fn user_from_row(row: &sqlx::postgres::PgRow) -> Result<User, sqlx::Error> {
+    let password_hash: String = row.try_get("password_hash")?;
     Ok(User {
         id: row.try_get("id")?,
         username: row.try_get("username")?,
         email: row.try_get("email")?,
-        password_hash: row.try_get("password_hash")?,
+        session_stamp: password_hash.clone(),
+        password_hash,
         role: Role::parse(row.try_get::<&str, _>("role")?),
         created_at: row.try_get("created_at")?,
     })
+}
+
+/// A lookup the cache could not answer, as an account error.
+fn missed(missed: Missed<AccountError>) -> AccountError {
+    match missed {
+        Missed::Failed(error) => error,
+        Missed::TimedOut | Missed::StoreDown => {
+            AccountError::Store(StoreError::Database(sqlx::Error::PoolTimedOut))
+        }
+    }
 }
 
 /// Hashing is slow by design: off the async workers.
@@ -150,7 +180,62 @@ impl Accounts {
     pub fn new(store: Store) -> Self {
         Self {
             store,
-            token_cache: Arc::default(),
+            users: Arc::new(LookupCache::new(USER_CACHE_MAX, USER_CACHE_KEEP)),
+            token_cache: Arc::new(tokens::new_cache()),
+            changes: Arc::default(),
+            stamp_key: None,
+        }
+    }
+
+    /// Announces changes to the replicas on `bus` (when it is Redis).
+    pub fn announcing_on(mut self, bus: &crate::bus::Bus) -> Self {
+        self.changes = Arc::new(Changes::new(Some(bus)));
+        self
+    }
+
+    /// Memory accounts are made again at every start, each time with a new
+    /// password salt; keyed by `secret` their logins survive the restart.
+    pub fn with_session_secret(mut self, secret: Option<&str>) -> Self {
+        self.stamp_key = secret.map(|s| Arc::from(s.as_bytes()));
+        self
+    }
+
+    pub fn changes(&self) -> &Changes {
+        &self.changes
+    }
+
+    /// Drops what is cached about `change`, then tells this process and
+    /// the replicas.
+    pub async fn announce(&self, change: AuthChange) {
+        self.forget(&change);
+        self.changes.announce(change).await;
+    }
+
+    /// Drops what is cached about `change`.
+    pub fn forget(&self, change: &AuthChange) {
+        match change {
+            AuthChange::LoggedOut { .. } => {}
+            AuthChange::TokenRevoked { .. } => self.token_cache.clear(),
+            AuthChange::UserChanged { user_id } => {
+                self.users.remove(user_id);
+                self.token_cache.clear();
+            }
+        }
+    }
+
+    fn memory_stamp(&self, username: &str, password: &str, password_hash: &str) -> String {
+        use hmac::{Hmac, Mac};
+        let Some(key) = &self.stamp_key else {
+            return password_hash.to_owned();
+        };
+        match Hmac::<sha2::Sha256>::new_from_slice(key) {
+            Ok(mut mac) => {
+                mac.update(username.as_bytes());
+                mac.update(&[0]);
+                mac.update(password.as_bytes());
+                hex::encode(mac.finalize().into_bytes())
+            }
+            Err(_) => password_hash.to_owned(),
         }
     }
 
@@ -171,7 +256,9 @@ impl Accounts {
             ));
         }
         let password_hash = hash_password(password.to_owned()).await?;
-        self.insert_user(username, email, password_hash, role).await
+        let stamp = self.memory_stamp(username.trim(), password, &password_hash);
+        self.insert_user(username, email, password_hash, stamp, role)
+            .await
     }
 
     /// Adds a user whose hash is already made (the original application's users).
@@ -181,7 +268,8 @@ impl Accounts {
         password_hash: &str,
         role: Role,
     ) -> Result<User, AccountError> {
-        self.insert_user(username, None, password_hash.to_owned(), role)
+        let hash = password_hash.to_owned();
+        self.insert_user(username, None, hash.clone(), hash, role)
             .await
     }
 
@@ -190,6 +278,7 @@ impl Accounts {
         username: &str,
         email: Option<&str>,
         password_hash: String,
+        memory_stamp: String,
         role: Role,
     ) -> Result<User, AccountError> {
         let username = username.trim();
@@ -231,6 +320,7 @@ impl Accounts {
                     password_hash,
                     role,
                     created_at: Utc::now(),
+                    session_stamp: memory_stamp,
                 };
                 users.push(user.clone());
                 Ok(user)
@@ -249,8 +339,11 @@ impl Accounts {
         .await
     }
 
+    /// The user of a login session or token, cached in front of the
+    /// database (see [`cache`]).
     pub async fn get(&self, id: i64) -> Result<Option<User>, AccountError> {
-        self.find_user("id = $1", id, |u| u.id == id).await
+        let lookup = self.find_user("id = $1", id, |u| u.id == id);
+        self.users.lookup(&id, lookup).await.map_err(missed)
     }
 
     /// The first user matching `condition` (SQL, with `value` as `$1`) or,
@@ -311,6 +404,8 @@ impl Accounts {
                 }
             }
         }
+        // The sessions bound to the old hash end on every replica at once.
+        self.announce(AuthChange::UserChanged { user_id: id }).await;
         Ok(())
     }
 
@@ -344,6 +439,9 @@ impl Accounts {
                         "ACCOUNTS: Upgraded the password hash of {} to argon2id",
                         user.username
                     );
+                    if matches!(self.store, Store::Postgres(_)) {
+                        user.session_stamp = upgraded.clone();
+                    }
                     user.password_hash = upgraded;
                 }
                 Ok(Some(user))

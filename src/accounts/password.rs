@@ -1,10 +1,20 @@
 //! Password hashes: argon2id for everything TickStock writes; the hashes of
 //! the original application (werkzeug `pbkdf2:sha256:N$salt$hex` and
 //! `scrypt:N:r:p$salt$hex`) are accepted and flagged for an upgrade.
+//!
+//! Each argon2 computation needs its memory cost in working memory (19 MiB
+//! with the defaults). It is taken from a small pool instead of the
+//! allocator: checks run on whichever blocking thread is free, and the
+//! allocator would keep a freed 19 MiB in each of those threads' arenas, so
+//! the resident size grew with the number of threads ever used, not with
+//! the number of checks running at once.
 
-use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use std::sync::LazyLock;
+
+use parking_lot::Mutex;
 use sha2::{Sha256, Sha512};
 use subtle::ConstantTimeEq;
 
@@ -17,26 +27,84 @@ pub enum Verdict {
     },
 }
 
+/// Working memories kept for reuse: one per core, as many as the login path
+/// runs at once; more run only outside it (e.g. an admin adding users), and
+/// are then freed.
+static POOLED_MEMORIES: LazyLock<usize> =
+    LazyLock::new(|| std::thread::available_parallelism().map_or(1, usize::from));
+static MEMORY: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
+
+/// Runs `argon2` with a pooled working memory of at least `blocks` blocks.
+fn with_memory<T>(blocks: usize, argon2: impl FnOnce(&mut [Block]) -> T) -> T {
+    let pooled = {
+        let mut pool = MEMORY.lock();
+        let fitting = pool.iter().position(|memory| memory.len() >= blocks);
+        fitting.map(|index| pool.swap_remove(index))
+    };
+    let mut memory = pooled.unwrap_or_else(|| vec![Block::default(); blocks]);
+    let result = argon2(&mut memory);
+    let mut pool = MEMORY.lock();
+    if pool.len() < *POOLED_MEMORIES {
+        pool.push(memory);
+    }
+    result
+}
+
+/// `argon2` computed into an output of `length` bytes.
+fn argon2_output(
+    argon2: &Argon2<'_>,
+    params: &Params,
+    password: &[u8],
+    salt: &[u8],
+    length: usize,
+) -> argon2::password_hash::Result<Output> {
+    let blocks = usize::try_from(params.m_cost()).unwrap_or(usize::MAX);
+    with_memory(blocks, |memory| {
+        Output::init_with(length, |out| {
+            argon2
+                .hash_password_into_with_memory(password, salt, out, &mut *memory)
+                .map_err(Into::into)
+        })
+    })
+}
+
 /// An argon2id hash of `password` (PHC string, default OWASP parameters).
 pub fn hash(password: &str) -> Result<String, String> {
     let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
+    let params = Params::default();
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    let mut salt_bytes = [0u8; 64];
+    let hashed = salt
+        .as_salt()
+        .decode_b64(&mut salt_bytes)
+        .and_then(|salt_bytes| {
+            argon2_output(
+                &argon2,
+                &params,
+                password.as_bytes(),
+                salt_bytes,
+                Params::DEFAULT_OUTPUT_LEN,
+            )
+        })
+        .and_then(|output| {
+            Ok(PasswordHash {
+                algorithm: Algorithm::Argon2id.ident(),
+                version: Some(Version::V0x13.into()),
+                params: ParamsString::try_from(&params)?,
+                salt: Some(salt.as_salt()),
+                hash: Some(output),
+            }
+            .to_string())
+        });
+    hashed.map_err(|e| e.to_string())
 }
 
 pub fn verify(password: &str, stored: &str) -> Verdict {
     let valid = if stored.starts_with("$argon2") {
-        return match PasswordHash::new(stored) {
-            Ok(parsed)
-                if Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok() =>
-            {
-                Verdict::Valid { upgrade: false }
-            }
-            _ => Verdict::Invalid,
+        return if verify_argon2(password, stored) {
+            Verdict::Valid { upgrade: false }
+        } else {
+            Verdict::Invalid
         };
     } else if let Some(rest) = stored.strip_prefix("pbkdf2:") {
         verify_werkzeug_pbkdf2(password, rest)
@@ -50,6 +118,33 @@ pub fn verify(password: &str, stored: &str) -> Verdict {
     } else {
         Verdict::Invalid
     }
+}
+
+/// What `Argon2::verify_password` does, on pooled memory.
+fn verify_argon2(password: &str, stored: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(version), Ok(params)) = (
+        Algorithm::try_from(parsed.algorithm),
+        parsed
+            .version
+            .map_or(Ok(Version::default()), Version::try_from),
+        Params::try_from(&parsed),
+    ) else {
+        return false;
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let argon2 = Argon2::new(algorithm, version, params.clone());
+    // Output compares in constant time.
+    argon2_output(&argon2, &params, password.as_bytes(), salt, expected.len())
+        .is_ok_and(|computed| computed == expected)
 }
 
 /// Spends the time a real verification would, so that an unknown user name
@@ -138,6 +233,29 @@ mod tests {
         assert!(stored.starts_with("$argon2id$"));
         assert_eq!(verify("s3cret", &stored), Verdict::Valid { upgrade: false });
         assert_eq!(verify("wrong", &stored), Verdict::Invalid);
+    }
+
+    #[test]
+    fn pooled_argon2_agrees_with_the_argon2_crate_both_ways() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let ours = hash("s3cret").unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(
+            Argon2::default()
+                .verify_password(b"s3cret", &parsed)
+                .is_ok()
+        );
+        let salt = SaltString::generate(&mut OsRng);
+        // Other parameters and variants than ours are read from the hash.
+        for algorithm in [Algorithm::Argon2id, Algorithm::Argon2i, Algorithm::Argon2d] {
+            let params = Params::new(4096, 2, 1, Some(24)).unwrap();
+            let theirs = Argon2::new(algorithm, Version::V0x10, params)
+                .hash_password(b"s3cret", &salt)
+                .unwrap()
+                .to_string();
+            assert_eq!(verify("s3cret", &theirs), Verdict::Valid { upgrade: false });
+            assert_eq!(verify("s3creT", &theirs), Verdict::Invalid);
+        }
     }
 
     #[test]

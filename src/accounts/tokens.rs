@@ -1,24 +1,26 @@
 //! API tokens for scripts: `Authorization: Bearer <token>`. A token is shown
-//! once when created; only its SHA-256 is stored. Lookups are cached for a few
-//! seconds so that bearer requests do not each cost a database round trip;
-//! a revocation clears the cache.
+//! once when created; only its SHA-256 is stored. Lookups are cached (see
+//! [`super::cache`]) so that bearer requests do not each cost a database
+//! round trip and outlast an outage; a revocation clears the cache here and,
+//! announced, on every replica.
 
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use parking_lot::RwLock;
 use rand::RngCore;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use super::{AccountError, Accounts, User};
+use super::cache::LookupCache;
+use super::changes::AuthChange;
+use super::{AccountError, Accounts, User, missed};
 use crate::events::fields::{serialize_opt_timestamp, serialize_timestamp};
 use crate::store::Store;
 
 const PREFIX: &str = "tst_";
-const CACHE_FOR: Duration = Duration::from_secs(10);
+/// Lookups are kept this long for a database outage (a login session's idle expiry).
+const CACHE_KEEP: Duration = Duration::from_secs(12 * 3600);
 const CACHE_MAX: usize = 10_000;
 
 #[derive(Debug, Clone)]
@@ -46,32 +48,15 @@ pub struct TokenInfo {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Default)]
-pub struct TokenCache {
-    entries: RwLock<HashMap<String, (Option<User>, Instant)>>,
+/// Token digest to the user id it stands for (`None`: unknown or revoked).
+pub type TokenCache = LookupCache<String, Option<i64>>;
+
+pub(crate) fn new_cache() -> TokenCache {
+    LookupCache::new(CACHE_MAX, CACHE_KEEP)
 }
 
-impl TokenCache {
-    fn get(&self, digest: &str) -> Option<Option<User>> {
-        let entries = self.entries.read();
-        let (user, at) = entries.get(digest)?;
-        (at.elapsed() < CACHE_FOR).then(|| user.clone())
-    }
-
-    fn put(&self, digest: String, user: Option<User>) {
-        let mut entries = self.entries.write();
-        if entries.len() >= CACHE_MAX {
-            entries.retain(|_, (_, at)| at.elapsed() < CACHE_FOR);
-        }
-        entries.insert(digest, (user, Instant::now()));
-    }
-
-    fn clear(&self) {
-        self.entries.write().clear();
-    }
-}
-
-fn digest(token: &str) -> String {
+/// What identifies a token everywhere but in its owner's hands.
+pub fn digest(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
@@ -141,42 +126,46 @@ impl Accounts {
         if !token.starts_with(PREFIX) {
             return Ok(None);
         }
-        let digest = digest(token);
-        if let Some(user) = self.token_cache.get(&digest) {
-            return Ok(user);
+        self.user_for_token_digest(&digest(token)).await
+    }
+
+    /// As [`Self::user_for_token`], by the token's [`digest`]; both lookups
+    /// cached in front of the database.
+    pub async fn user_for_token_digest(&self, digest: &str) -> Result<Option<User>, AccountError> {
+        let key = digest.to_owned();
+        let user_id = self
+            .token_cache
+            .lookup(&key, self.token_user_id(digest))
+            .await
+            .map_err(missed)?;
+        match user_id {
+            Some(id) => self.get(id).await,
+            None => Ok(None),
         }
-        let user = match self.store() {
+    }
+
+    async fn token_user_id(&self, digest: &str) -> Result<Option<i64>, AccountError> {
+        Ok(match self.store() {
             Store::Postgres(pool) => {
                 let row = sqlx::query(
                     "UPDATE api_tokens SET last_used_at = NOW() WHERE token_hash = $1 AND revoked_at IS NULL RETURNING user_id",
                 )
-                .bind(&digest)
+                .bind(digest)
                 .fetch_optional(pool)
                 .await?;
-                match row {
-                    Some(row) => self.get(row.try_get("user_id")?).await?,
-                    None => None,
-                }
+                row.map(|row| row.try_get("user_id")).transpose()?
             }
-            Store::Memory(memory) => {
-                let user_id = {
-                    let mut tokens = memory.accounts.tokens.lock();
-                    tokens
-                        .iter_mut()
-                        .find(|t| t.token_hash == digest && t.revoked_at.is_none())
-                        .map(|t| {
-                            t.last_used_at = Some(Utc::now());
-                            t.user_id
-                        })
-                };
-                match user_id {
-                    Some(id) => self.get(id).await?,
-                    None => None,
-                }
-            }
-        };
-        self.token_cache.put(digest, user.clone());
-        Ok(user)
+            Store::Memory(memory) => memory
+                .accounts
+                .tokens
+                .lock()
+                .iter_mut()
+                .find(|t| t.token_hash == digest && t.revoked_at.is_none())
+                .map(|t| {
+                    t.last_used_at = Some(Utc::now());
+                    t.user_id
+                }),
+        })
     }
 
     /// Returns whether a live token of that id existed.
@@ -200,7 +189,10 @@ impl Accounts {
                     .map(|t| t.revoked_at = Some(Utc::now()))
                     .is_some(),
             };
-        self.token_cache.clear();
+        if revoked {
+            self.announce(AuthChange::TokenRevoked { token_id: id })
+                .await;
+        }
         Ok(revoked)
     }
 

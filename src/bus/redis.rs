@@ -1,6 +1,8 @@
 //! Redis pub/sub. The subscriber owns one pub/sub connection, notices its loss
 //! (a closed stream or an unanswered ping), reports it through [`Link`],
-//! reconnects with capped, jittered backoff and resubscribes every channel.
+//! reconnects and resubscribes every channel: the first attempt at once (a
+//! restarted Redis is usually back by then), later ones with capped, jittered
+//! backoff, which a successful resubscribe resets.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,9 +23,11 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(3);
 /// A half-open connection delivers nothing and never closes: ping it.
 const PING_INTERVAL: Duration = Duration::from_secs(5);
 const RECONNECT_BASE: Duration = Duration::from_millis(100);
-const RECONNECT_CAP: Duration = Duration::from_secs(5);
-/// A connection that lived this long resets the backoff.
-const STABLE_AFTER: Duration = Duration::from_secs(30);
+/// Also the longest Redis can be answering again before events flow.
+const RECONNECT_CAP: Duration = Duration::from_secs(1);
+/// A connection lost sooner than this after subscribing is a server that
+/// accepts and drops: its retry waits, so that it never becomes a busy loop.
+const FLAP_GUARD: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
 pub struct RedisBus {
@@ -70,7 +74,7 @@ impl RedisBus {
     ) {
         let client = self.client.clone();
         tokio::spawn(async move {
-            let mut backoff = Backoff::new(RECONNECT_BASE, RECONNECT_CAP);
+            let mut backoff = Backoff::new(RECONNECT_BASE, RECONNECT_CAP).first_at_once();
             let mut ever_connected = false;
             loop {
                 let attempt = tokio::select! {
@@ -88,6 +92,7 @@ impl RedisBus {
                         }
                         ever_connected = true;
                         link.set_connected(true);
+                        backoff.reset();
                         let since = Instant::now();
                         let end = pump(sink, stream, &out, &shutdown).await;
                         link.set_connected(false);
@@ -97,13 +102,17 @@ impl RedisBus {
                                 warn!("REDIS-SUBSCRIBER: Connection lost ({reason}), reconnecting")
                             }
                         }
-                        if since.elapsed() >= STABLE_AFTER {
-                            backoff.reset();
+                        if since.elapsed() < FLAP_GUARD {
+                            // Spends the attempt that would come at once.
+                            backoff.next_delay();
                         }
                     }
                     Err(error) => warn!("REDIS-SUBSCRIBER: Connect failed: {error}"),
                 }
                 let delay = backoff.next_delay();
+                if delay.is_zero() {
+                    continue;
+                }
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
                     _ = tokio::time::sleep(delay) => {}

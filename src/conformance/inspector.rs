@@ -32,8 +32,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::events::fields::{serialize_opt_timestamp, serialize_timestamp};
 use crate::events::required::Findings;
-use crate::events::{self, Channel, DecodeError, Event};
+use crate::events::{self, Channel, DecodeError, Event, Rules};
 use crate::state::LiveState;
+use crate::state::ReasonCounts;
 
 /// Messages kept (and shown) per channel.
 pub const RECENT: usize = 20;
@@ -81,6 +82,7 @@ impl Rendering {
                 Some(ErrorView {
                     message: error.to_string(),
                     field: error.field(),
+                    reason: error.reason().label(),
                 }),
             ),
         };
@@ -94,13 +96,14 @@ impl Rendering {
 
 impl Inspected {
     /// The page's entry; a message kept whole is decoded again (the
-    /// decoders depend on nothing but the message and its arrival time).
-    fn to_json(&self) -> String {
+    /// decoders depend on nothing but the message, its arrival time and the
+    /// rules).
+    fn to_json(&self, rules: &Rules) -> String {
         let decoded_now;
         let rendering = match &self.message {
             Kept::Rendered(rendering) => rendering,
             Kept::Whole(message) => {
-                let decoded = events::decode(self.channel, message, self.received_at);
+                let decoded = events::decode_with(self.channel, message, self.received_at, rules);
                 decoded_now = Rendering::of(message, &decoded);
                 &decoded_now
             }
@@ -168,6 +171,8 @@ impl Text {
 struct ErrorView {
     message: String,
     field: Option<&'static str>,
+    /// The refusal's reason label, as counted.
+    reason: &'static str,
 }
 
 #[derive(Serialize)]
@@ -177,10 +182,11 @@ struct FaultView {
 }
 
 #[derive(Serialize)]
-struct ChannelCounters {
+struct ChannelCounters<'a> {
     channel: &'static str,
     messages: u64,
     decode_errors: u64,
+    decode_error_reasons: ReasonCounts<'a>,
     rate_per_second: f64,
     #[serde(serialize_with = "serialize_opt_timestamp")]
     last_message_at: Option<DateTime<Utc>>,
@@ -219,6 +225,8 @@ impl Rates {
 
 pub struct Inspector {
     live: Arc<LiveState>,
+    /// The subscriber's, for decoding kept messages again.
+    rules: Rules,
     recent: [Mutex<VecDeque<Arc<Inspected>>>; 8],
     next_id: AtomicU64,
     frames: broadcast::Sender<Utf8Bytes>,
@@ -228,9 +236,10 @@ pub struct Inspector {
 impl Inspector {
     /// Counters come from the live state's channel statistics, the same the
     /// status route shows.
-    pub fn new(live: Arc<LiveState>) -> Self {
+    pub fn new(live: Arc<LiveState>, rules: Rules) -> Self {
         Self {
             live,
+            rules,
             recent: Default::default(),
             next_id: AtomicU64::new(1),
             frames: broadcast::channel(FRAMES_BEHIND).0,
@@ -284,7 +293,7 @@ impl Inspector {
                 text.push(',');
             }
             let recent = self.recent[channel.index()].lock().clone();
-            let entries: Vec<String> = recent.iter().map(|e| e.to_json()).collect();
+            let entries: Vec<String> = recent.iter().map(|e| e.to_json(&self.rules)).collect();
             text.push_str(&format!(
                 r#"{{"counters":{},"recent":[{}]}}"#,
                 to_json(&counters[i]),
@@ -295,7 +304,7 @@ impl Inspector {
         text.into()
     }
 
-    fn counters(&self, now: DateTime<Utc>) -> Vec<ChannelCounters> {
+    fn counters(&self, now: DateTime<Utc>) -> Vec<ChannelCounters<'_>> {
         let rates = self.rates.lock();
         Channel::ALL
             .into_iter()
@@ -306,6 +315,7 @@ impl Inspector {
                     channel: channel.name(),
                     messages: stats.messages(),
                     decode_errors: stats.decode_errors(),
+                    decode_error_reasons: ReasonCounts(stats),
                     rate_per_second: rates.per_second(channel),
                     last_message_at: last,
                     age_seconds: last
@@ -337,7 +347,7 @@ impl Inspector {
         let mut text = String::from("[");
         for entry in fresh {
             text.push_str(r#"{"event":"channel_message","data":"#);
-            text.push_str(&entry.to_json());
+            text.push_str(&entry.to_json(&self.rules));
             text.push_str("},");
         }
         text.push_str(&format!(
@@ -393,16 +403,19 @@ fn to_json<T: Serialize>(value: &T) -> String {
 mod tests {
     use super::*;
     use crate::bus::Link;
-    use crate::events::required;
+    use crate::events::{Reason, required};
     use crate::state::Limits;
     use serde_json::Value;
 
     fn inspector() -> Inspector {
-        Inspector::new(Arc::new(LiveState::new(
-            Arc::new(Link::default()),
-            Duration::from_secs(30),
-            Limits::default(),
-        )))
+        Inspector::new(
+            Arc::new(LiveState::new(
+                Arc::new(Link::default()),
+                Duration::from_secs(30),
+                Limits::default(),
+            )),
+            Rules::default(),
+        )
     }
 
     fn record(inspector: &Inspector, channel: Channel, message: &[u8]) {
@@ -473,6 +486,27 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_message_shows_its_reason_and_the_counters_count_it() {
+        let inspector = inspector();
+        let message = br#"{"health": {"status": "healthy", "uptime_seconds": -1e16}}"#;
+        record(&inspector, Channel::Health, message);
+        inspector
+            .live
+            .channel(Channel::Health)
+            .record_decode_error(Reason::Negative);
+        let snapshot = snapshot(&inspector);
+        let health = &snapshot["data"]["channels"][Channel::Health.index()];
+        let error = &health["recent"][0]["error"];
+        assert_eq!(error["field"], "uptime_seconds");
+        assert_eq!(error["reason"], "negative");
+        assert_eq!(error["message"], "field `uptime_seconds` is negative");
+        assert_eq!(
+            health["counters"]["decode_error_reasons"],
+            serde_json::json!({"negative": 1})
+        );
+    }
+
+    #[test]
     fn a_message_too_big_to_keep_is_rendered_at_once_and_cut() {
         let inspector = inspector();
         let note = "x".repeat(KEEP_WHOLE_BYTES);
@@ -480,7 +514,7 @@ mod tests {
         record(&inspector, Channel::Health, message.as_bytes());
         let recent = &inspector.recent[Channel::Health.index()].lock();
         assert!(matches!(recent[0].message, Kept::Rendered(_)));
-        let entry: Value = serde_json::from_str(&recent[0].to_json()).unwrap();
+        let entry: Value = serde_json::from_str(&recent[0].to_json(&Rules::default())).unwrap();
         assert_eq!(entry["raw"]["bytes"], message.len());
         assert_eq!(entry["raw"]["truncated"], true);
         assert_eq!(entry["raw"]["text"].as_str().unwrap().len(), TEXT_BYTES);

@@ -21,13 +21,12 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use self::inspector::Inspector;
 use self::tally::Tally;
 use crate::bus::{Bus, BusMessage, Subscription};
 use crate::events::required::{self, KINDS};
-use crate::events::{self, Channel, DecodeError, Event};
+use crate::events::{self, Channel, DecodeError, Event, Rules};
 use crate::state::LiveState;
 
 /// How long `tickstock verify` waits for Redis before giving up.
@@ -41,16 +40,23 @@ pub struct Conformance {
 }
 
 impl Conformance {
-    pub fn new(live: Arc<LiveState>, now: DateTime<Utc>) -> Self {
+    /// `rules` are the subscriber's, so the inspector shows what it decided.
+    pub fn new(live: Arc<LiveState>, now: DateTime<Utc>, rules: Rules) -> Self {
         Self {
             tally: Tally::new(now),
-            inspector: Arc::new(Inspector::new(live)),
+            inspector: Arc::new(Inspector::new(live, rules)),
         }
     }
 
     /// Starts the inspector's frames.
-    pub fn start(&self, tasks: &TaskTracker, shutdown: &CancellationToken) {
-        tasks.spawn(self.inspector.clone().run(shutdown.clone()));
+    pub fn start(&self, tasks: &crate::supervise::Supervisor, shutdown: &CancellationToken) {
+        let (inspector, stop) = (self.inspector.clone(), shutdown.clone());
+        tasks.spawn(
+            "conformance",
+            crate::supervise::Restart::Always,
+            shutdown.clone(),
+            move || inspector.clone().run(stop.clone()),
+        );
     }
 
     /// One message, as the subscriber received and decoded it.
@@ -102,10 +108,11 @@ pub async fn tally_until(
     }
 }
 
+/// Judged with the default rules, as a server with the default configuration would.
 fn observe(tally: &Tally, message: &BusMessage) {
     if let Some(channel) = Channel::from_name(&message.channel) {
         let now = Utc::now();
-        let decoded = events::decode(channel, &message.payload, now);
+        let decoded = events::decode_with(channel, &message.payload, now, &Rules::default());
         tally.observe(channel, &message.payload, &decoded, now);
     }
 }
@@ -143,7 +150,10 @@ How the report judges:
     epoch-number timestamps decode in TickStock but are the wrong kind here.
   - A message TickStock cannot decode counts against the field it tripped on
     (a health event without status: `status`), or against `(message)` when it
-    is not JSON or not an object.
+    is not JSON or not an object. TickStock also refuses values that make no
+    sense: a timestamp more than 7 days old or 1 hour ahead, a negative price,
+    volume, count or rate, high below low, a confidence outside 0..1 (or 100),
+    a control character in an id, a symbol that is not a ticker.
   - Values are not checked against the spec's vocabularies (timeframe 1min,
     severities, alert types); extra fields are fine.
   Tables (DATABASE_URL, read only): ✅ exists with rows in the last hour (a

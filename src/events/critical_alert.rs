@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::fields::{self, Object, serialize_timestamp};
-use super::{DecodeError, Envelope, payload};
+use super::{DecodeError, Envelope, payload, rules};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CriticalAlert {
@@ -29,21 +29,21 @@ impl CriticalAlert {
 
 pub fn decode(obj: Object, envelope: &Envelope) -> Result<CriticalAlert, DecodeError> {
     let mut p = payload(obj, "alert");
-    let severity = fields::take_string(&mut p, &["severity"])?;
-    let recovery = fields::take_string(&mut p, &["recovery"])?;
+    let severity = fields::take_id(&mut p, &["severity"])?;
+    let recovery = fields::take_text(&mut p, &["recovery"])?;
     // A recovery may say everything in `recovery` and nothing in `message`.
-    let message = match fields::take_string(&mut p, &["message"])? {
+    let message = match fields::take_text(&mut p, &["message"])? {
         Some(message) => message,
         None => recovery.clone().ok_or(DecodeError::Missing("message"))?,
     };
-    let timestamp = fields::take_timestamp(&mut p, &["timestamp"])?;
+    let timestamp = fields::take_timestamp(&mut p, &["timestamp"], &envelope.window)?;
     Ok(CriticalAlert {
         severity,
         message,
         timestamp: envelope.time_of(timestamp),
-        component: fields::take_string(&mut p, &["component"])?,
-        action_required: fields::take_string(&mut p, &["action_required"])?,
+        component: fields::take_id(&mut p, &["component"])?,
+        action_required: fields::take_text(&mut p, &["action_required"])?,
         recovery,
-        extra: p,
+        extra: rules::passthrough(p),
     })
 }

@@ -2,13 +2,14 @@
 //!
 //! Every reader *removes* the field it reads, so what is left in the map
 //! afterwards is exactly the set of fields TickStock did not recognise; those
-//! are passed through untouched.
+//! are passed through, their text cleaned (`rules::passthrough`).
 
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use serde::Serializer;
 use serde_json::{Map, Value};
 
 use super::DecodeError;
+use super::rules::{self, Reason, Window};
 
 pub type Object = Map<String, Value>;
 
@@ -26,6 +27,9 @@ fn take_any(obj: &mut Object, names: &[&'static str]) -> Option<(&'static str, V
     found
 }
 
+/// A string field as sent (numbers too: ids sometimes arrive as numbers),
+/// trimmed, absent when blank. No class rule is applied: see [`take_id`],
+/// [`take_text`].
 pub fn take_string(
     obj: &mut Object,
     names: &[&'static str],
@@ -33,9 +37,8 @@ pub fn take_string(
     match take_any(obj, names) {
         None => Ok(None),
         Some((_, Value::String(s))) => Ok(text(s)),
-        // Ids sometimes arrive as numbers; they are still ids.
         Some((_, Value::Number(n))) => Ok(Some(n.to_string())),
-        Some((field, _)) => Err(DecodeError::invalid(field, "is not a string")),
+        Some((field, _)) => Err(DecodeError::invalid(field, Reason::NotText)),
     }
 }
 
@@ -43,9 +46,31 @@ pub fn require_string(obj: &mut Object, names: &[&'static str]) -> Result<String
     take_string(obj, names)?.ok_or(DecodeError::Missing(names[0]))
 }
 
+/// An identifier or vocabulary word ([`rules::identifier`]), named by its
+/// first name.
+pub fn take_id(obj: &mut Object, names: &[&'static str]) -> Result<Option<String>, DecodeError> {
+    rules::opt_identifier(names[0], take_string(obj, names)?)
+}
+
+pub fn require_id(obj: &mut Object, names: &[&'static str]) -> Result<String, DecodeError> {
+    take_id(obj, names)?.ok_or(DecodeError::Missing(names[0]))
+}
+
+/// Free text ([`rules::free_text`]): control characters removed, then
+/// trimmed, absent when blank.
+pub fn take_text(obj: &mut Object, names: &[&'static str]) -> Result<Option<String>, DecodeError> {
+    match take_any(obj, names) {
+        None => Ok(None),
+        Some((_, Value::String(s))) => Ok(text(rules::free_text(s))),
+        Some((_, Value::Number(n))) => Ok(Some(n.to_string())),
+        Some((field, _)) => Err(DecodeError::invalid(field, Reason::NotText)),
+    }
+}
+
+/// The event's symbol, a ticker ([`rules::ticker`]), upper-cased.
 pub fn take_symbol(obj: &mut Object) -> Result<String, DecodeError> {
     let symbol = require_string(obj, &["symbol", "ticker", "sym"])?;
-    Ok(symbol.to_ascii_uppercase())
+    rules::ticker("symbol", symbol)
 }
 
 fn number(field: &'static str, value: Value) -> Result<f64, DecodeError> {
@@ -56,7 +81,8 @@ fn number(field: &'static str, value: Value) -> Result<f64, DecodeError> {
     };
     match parsed {
         Some(x) if x.is_finite() => Ok(x),
-        _ => Err(DecodeError::invalid(field, "is not a number")),
+        Some(_) => Err(DecodeError::invalid(field, Reason::NotFinite)),
+        None => Err(DecodeError::invalid(field, Reason::NotNumber)),
     }
 }
 
@@ -66,7 +92,8 @@ pub fn take_f64(obj: &mut Object, names: &[&'static str]) -> Result<Option<f64>,
         .transpose()
 }
 
-/// Integers may arrive as floats (`60.0`) or strings (`"60"`); they are rounded.
+/// Integers may arrive as floats (`60.0`) or strings (`"60"`); they are
+/// rounded. Beyond what an `f64` holds exactly they are out of range.
 pub fn take_i64(obj: &mut Object, names: &[&'static str]) -> Result<Option<i64>, DecodeError> {
     match take_any(obj, names) {
         None => Ok(None),
@@ -76,37 +103,48 @@ pub fn take_i64(obj: &mut Object, names: &[&'static str]) -> Result<Option<i64>,
             if x.abs() < 9.0e15 {
                 Ok(Some(x as i64))
             } else {
-                Err(DecodeError::invalid(field, "is out of range"))
+                Err(DecodeError::invalid(field, Reason::OutOfRange))
             }
         }
     }
 }
 
-/// `session_id` at the payload's top level, else inside its `metadata`.
+/// A count ([`rules::count`]), named by its first name.
+pub fn take_count(obj: &mut Object, names: &[&'static str]) -> Result<Option<i64>, DecodeError> {
+    rules::opt_count(names[0], take_i64(obj, names)?)
+}
+
+/// `session_id` at the payload's top level, else inside its `metadata`; an
+/// identifier either way.
 pub fn take_session_id(obj: &mut Object, metadata: &Object) -> Result<Option<String>, DecodeError> {
-    Ok(take_string(obj, &["session_id"])?.or_else(|| {
+    let id = take_string(obj, &["session_id"])?.or_else(|| {
         metadata
             .get("session_id")
             .and_then(Value::as_str)
-            .map(str::to_owned)
-    }))
+            .and_then(|s| text(s.to_owned()))
+    });
+    rules::opt_identifier("session_id", id)
 }
 
 pub fn take_object(obj: &mut Object, name: &'static str) -> Result<Option<Object>, DecodeError> {
     match obj.remove(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(inner)) => Ok(Some(inner)),
-        Some(_) => Err(DecodeError::invalid(name, "is not an object")),
+        Some(_) => Err(DecodeError::invalid(name, Reason::NotObject)),
     }
 }
 
+/// A timestamp, within `window`.
 pub fn take_timestamp(
     obj: &mut Object,
     names: &[&'static str],
+    window: &Window,
 ) -> Result<Option<DateTime<Utc>>, DecodeError> {
     take_any(obj, names)
         .map(|(field, value)| {
-            parse_timestamp(&value).ok_or(DecodeError::invalid(field, "is not a timestamp"))
+            let t =
+                parse_timestamp(&value).ok_or(DecodeError::invalid(field, Reason::NotTimestamp))?;
+            window.check(field, t)
         })
         .transpose()
 }
@@ -166,6 +204,10 @@ fn from_epoch(x: f64) -> Option<DateTime<Utc>> {
         x
     };
     let whole = seconds.trunc();
+    // Beyond chrono's range (about 262,000 years) either way: no time.
+    if whole > 1e13 {
+        return None;
+    }
     let nanos = ((seconds - whole) * 1e9).round().min(999_999_999.0) as u32;
     DateTime::from_timestamp(whole as i64, nanos)
 }

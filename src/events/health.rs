@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::fields::{self, Object, serialize_timestamp};
+use super::rules::{self, Reason, Window};
 use super::{DecodeError, Envelope, Kind, payload};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -73,37 +74,83 @@ struct Parts {
 }
 
 impl Parts {
-    fn assemble(self, envelope: &Envelope) -> Health {
+    /// The event, if every value makes sense ([`rules`]): both paths end
+    /// here, so they refuse alike.
+    fn assemble(self, envelope: &Envelope) -> Result<Health, DecodeError> {
+        use rules::{
+            MAX_CPU_PERCENT, MAX_MEASURE, MAX_TICKS_PER_SECOND, MAX_UPTIME_SECONDS, opt_amount,
+            opt_count,
+        };
         let Parts {
             mut data_flow,
             mut resource_usage,
             ..
         } = self;
+        data_flow.ticks_per_second = opt_amount(
+            "data_flow.ticks_per_second",
+            data_flow.ticks_per_second,
+            MAX_TICKS_PER_SECOND,
+        )?;
+        data_flow.bars_per_minute = opt_amount(
+            "data_flow.bars_per_minute",
+            data_flow.bars_per_minute,
+            MAX_MEASURE,
+        )?;
+        data_flow.processing_lag_ms = opt_amount(
+            "data_flow.processing_lag_ms",
+            data_flow.processing_lag_ms,
+            MAX_MEASURE,
+        )?;
+        data_flow.extra = rules::passthrough(data_flow.extra);
+        resource_usage.cpu_percent = opt_amount(
+            "resource_usage.cpu_percent",
+            resource_usage.cpu_percent,
+            MAX_CPU_PERCENT,
+        )?;
+        resource_usage.memory_mb = opt_amount(
+            "resource_usage.memory_mb",
+            resource_usage.memory_mb,
+            MAX_MEASURE,
+        )?;
+        resource_usage.threads_active = opt_count(
+            "resource_usage.threads_active",
+            resource_usage.threads_active,
+        )?;
+        resource_usage.extra = rules::passthrough(resource_usage.extra);
         // Carry each metric in both shapes, whichever one it arrived in.
-        let ticks_per_second = self.ticks_per_second.or(data_flow.ticks_per_second);
+        let ticks_per_second = opt_amount(
+            "ticks_per_second",
+            self.ticks_per_second,
+            MAX_TICKS_PER_SECOND,
+        )?
+        .or(data_flow.ticks_per_second);
         data_flow.ticks_per_second = ticks_per_second;
-        let cpu_percent = self.cpu_percent.or(resource_usage.cpu_percent);
+        let cpu_percent = opt_amount("cpu_percent", self.cpu_percent, MAX_CPU_PERCENT)?
+            .or(resource_usage.cpu_percent);
         resource_usage.cpu_percent = cpu_percent;
-        let memory_usage_mb = self.memory_usage_mb.or(resource_usage.memory_mb);
+        let memory_usage_mb = opt_amount("memory_usage_mb", self.memory_usage_mb, MAX_MEASURE)?
+            .or(resource_usage.memory_mb);
         resource_usage.memory_mb = memory_usage_mb;
-        Health {
-            session_id: self.session_id,
-            status: self.status,
-            active_symbols: self.active_symbols,
+        let mut issues = self.issues;
+        issues.iter_mut().for_each(rules::clean);
+        Ok(Health {
+            session_id: rules::opt_identifier("session_id", self.session_id)?,
+            status: rules::identifier("status", self.status)?,
+            active_symbols: opt_count("active_symbols", self.active_symbols)?,
             ticks_per_second,
-            patterns_detected: self.patterns_detected,
-            indicators_calculated: self.indicators_calculated,
+            patterns_detected: opt_count("patterns_detected", self.patterns_detected)?,
+            indicators_calculated: opt_count("indicators_calculated", self.indicators_calculated)?,
             cpu_percent,
             memory_usage_mb,
-            errors_count: self.errors_count,
-            uptime_seconds: self.uptime_seconds,
-            connection_status: self.connection_status,
+            errors_count: opt_count("errors_count", self.errors_count)?,
+            uptime_seconds: opt_amount("uptime_seconds", self.uptime_seconds, MAX_UPTIME_SECONDS)?,
+            connection_status: rules::opt_identifier("connection_status", self.connection_status)?,
             data_flow,
             resource_usage,
-            issues: self.issues,
+            issues,
             timestamp: envelope.time_of(self.timestamp),
-            extra: self.extra,
-        }
+            extra: rules::passthrough(self.extra),
+        })
     }
 }
 
@@ -136,11 +183,11 @@ pub fn decode(obj: Object, envelope: &Envelope) -> Result<Health, DecodeError> {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => items,
         Some(single @ Value::String(_)) => vec![single],
-        Some(_) => return Err(DecodeError::invalid("issues", "is not an array")),
+        Some(_) => return Err(DecodeError::invalid("issues", Reason::NotArray)),
     };
-    let timestamp = fields::take_timestamp(&mut p, &["timestamp"])?;
+    let timestamp = fields::take_timestamp(&mut p, &["timestamp"], &envelope.window)?;
 
-    Ok(Parts {
+    Parts {
         session_id: fields::take_string(&mut p, &["session_id"])?,
         status,
         active_symbols: fields::take_i64(&mut p, &["active_symbols"])?,
@@ -158,7 +205,7 @@ pub fn decode(obj: Object, envelope: &Envelope) -> Result<Health, DecodeError> {
         timestamp,
         extra: p,
     }
-    .assemble(envelope))
+    .assemble(envelope)
 }
 
 /// The health message as TickStockPL and seed 004 write it, every field under
@@ -235,7 +282,11 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for MapOnly<T> {
 
 /// A canonical health message, or `None` for anything else (the tolerant
 /// path then decides).
-pub(super) fn decode_canonical(message: &[u8], received_at: DateTime<Utc>) -> Option<Health> {
+pub(super) fn decode_canonical(
+    message: &[u8],
+    received_at: DateTime<Utc>,
+    window: Window,
+) -> Option<Health> {
     let MapOnly(CanonicalMessage {
         kind,
         health: MapOnly(h),
@@ -245,13 +296,16 @@ pub(super) fn decode_canonical(message: &[u8], received_at: DateTime<Utc>) -> Op
     if kind.is_some_and(|k| Kind::from_type(&k).is_some_and(|k| k != Kind::Health)) {
         return None;
     }
-    let timestamp_of = |t: Option<String>| match t {
+    let timestamp_of = |field, t: Option<String>| match t {
         None => Some(None),
-        Some(t) => fields::parse_timestamp_text(&t).map(Some),
+        Some(t) => fields::parse_timestamp_text(&t)
+            .and_then(|t| window.check(field, t).ok())
+            .map(Some),
     };
     let envelope = Envelope {
-        timestamp: timestamp_of(timestamp)?,
+        timestamp: timestamp_of("timestamp", timestamp)?,
         received_at,
+        window,
     };
     let flow = h.data_flow.map(|MapOnly(f)| f).unwrap_or_default();
     let usage = h.resource_usage.map(|MapOnly(u)| u).unwrap_or_default();
@@ -280,8 +334,8 @@ pub(super) fn decode_canonical(message: &[u8], received_at: DateTime<Utc>) -> Op
             extra: Object::new(),
         },
         issues: h.issues.unwrap_or_default(),
-        timestamp: timestamp_of(h.timestamp)?,
+        timestamp: timestamp_of("timestamp", h.timestamp)?,
         extra: Object::new(),
     };
-    Some(parts.assemble(&envelope))
+    parts.assemble(&envelope).ok()
 }

@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::fields::{self, Object, serialize_timestamp};
-use super::{DecodeError, Envelope, payload};
+use super::{DecodeError, Envelope, payload, rules};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Indicator {
@@ -34,8 +34,7 @@ pub struct Indicator {
 pub fn decode(obj: Object, envelope: &Envelope) -> Result<Indicator, DecodeError> {
     let mut p = payload(obj, "calculation");
     let symbol = fields::take_symbol(&mut p)?;
-    let indicator =
-        fields::require_string(&mut p, &["indicator", "indicator_type", "indicator_name"])?;
+    let indicator = fields::require_id(&mut p, &["indicator", "indicator_type", "indicator_name"])?;
     // `value` may itself be an object of values.
     let (value, nested_values) = match p.remove("value") {
         Some(Value::Object(values)) => (None, Some(values)),
@@ -52,18 +51,19 @@ pub fn decode(obj: Object, envelope: &Envelope) -> Result<Indicator, DecodeError
     if value.is_none() && values.is_none() {
         return Err(DecodeError::Missing("value"));
     }
-    let timestamp = fields::take_timestamp(&mut p, &["timestamp", "calculated_at"])?;
+    let timestamp =
+        fields::take_timestamp(&mut p, &["timestamp", "calculated_at"], &envelope.window)?;
     let metadata = fields::take_object(&mut p, "metadata")?.unwrap_or_default();
     let session_id = fields::take_session_id(&mut p, &metadata)?;
     Ok(Indicator {
         symbol,
         indicator,
         value,
-        values,
+        values: values.map(rules::passthrough),
         timestamp: envelope.time_of(timestamp),
-        timeframe: fields::take_string(&mut p, &["timeframe"])?,
+        timeframe: fields::take_id(&mut p, &["timeframe"])?,
         session_id,
-        metadata,
-        extra: p,
+        metadata: rules::passthrough(metadata),
+        extra: rules::passthrough(p),
     })
 }

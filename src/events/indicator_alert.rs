@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::fields::{self, Object, serialize_timestamp};
-use super::{DecodeError, Envelope, payload};
+use super::{DecodeError, Envelope, payload, rules};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct IndicatorAlert {
@@ -35,28 +35,28 @@ pub struct AlertData {
 pub fn decode(obj: Object, envelope: &Envelope) -> Result<IndicatorAlert, DecodeError> {
     let mut p = payload(obj, "alert");
     let symbol = fields::take_symbol(&mut p)?;
-    let alert_type = fields::require_string(&mut p, &["alert_type"])?;
-    let timestamp = fields::take_timestamp(&mut p, &["timestamp"])?;
+    let alert_type = fields::require_id(&mut p, &["alert_type"])?;
+    let timestamp = fields::take_timestamp(&mut p, &["timestamp"], &envelope.window)?;
     // The spec nests the reading under `data`; flat senders put it beside the alert.
     let mut data = fields::take_object(&mut p, "data")?;
     let source = data.as_mut().unwrap_or(&mut p);
     let mut alert_data = AlertData {
-        indicator: fields::take_string(source, &["indicator", "indicator_type"])?,
+        indicator: fields::take_id(source, &["indicator", "indicator_type"])?,
         value: fields::take_f64(source, &["value"])?,
         threshold: fields::take_f64(source, &["threshold"])?,
-        direction: fields::take_string(source, &["direction"])?,
+        direction: fields::take_id(source, &["direction"])?,
         extra: Object::new(),
     };
     if let Some(rest) = data {
-        alert_data.extra = rest;
+        alert_data.extra = rules::passthrough(rest);
     }
     Ok(IndicatorAlert {
         symbol,
         alert_type,
         timestamp: envelope.time_of(timestamp),
         data: alert_data,
-        severity: fields::take_string(&mut p, &["severity"])?,
-        message: fields::take_string(&mut p, &["message"])?,
-        extra: p,
+        severity: fields::take_id(&mut p, &["severity"])?,
+        message: fields::take_text(&mut p, &["message"])?,
+        extra: rules::passthrough(p),
     })
 }

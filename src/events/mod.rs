@@ -12,6 +12,7 @@ pub mod indicator;
 pub mod indicator_alert;
 pub mod pattern;
 pub mod required;
+pub mod rules;
 pub mod session;
 
 use chrono::{DateTime, Utc};
@@ -23,6 +24,7 @@ pub use health::Health;
 pub use indicator::Indicator;
 pub use indicator_alert::IndicatorAlert;
 pub use pattern::{Pattern, PatternBatch};
+pub use rules::{Reason, Rules};
 pub use session::{SessionStarted, SessionStopped};
 
 use fields::Object;
@@ -42,15 +44,23 @@ pub enum DecodeError {
     #[error("required field `{0}` is missing")]
     Missing(&'static str),
     #[error("field `{field}` {reason}")]
-    Invalid {
-        field: &'static str,
-        reason: &'static str,
-    },
+    Invalid { field: &'static str, reason: Reason },
 }
 
 impl DecodeError {
-    pub fn invalid(field: &'static str, reason: &'static str) -> Self {
+    pub fn invalid(field: &'static str, reason: Reason) -> Self {
         Self::Invalid { field, reason }
+    }
+
+    /// Why the message was refused, for counting.
+    pub fn reason(&self) -> Reason {
+        match self {
+            Self::TooLarge(_) => Reason::TooLarge,
+            Self::NotJson(_) => Reason::NotJson,
+            Self::NotObject => Reason::NotObject,
+            Self::Missing(_) => Reason::Missing,
+            Self::Invalid { reason, .. } => *reason,
+        }
     }
 
     /// The field the decoder tripped on, if the error is about one field.
@@ -109,6 +119,8 @@ pub struct Envelope {
     /// The top-level `timestamp`, the fallback for a payload without one.
     pub timestamp: Option<DateTime<Utc>>,
     pub received_at: DateTime<Utc>,
+    /// The times this message's timestamps must lie within.
+    pub window: rules::Window,
 }
 
 impl Envelope {
@@ -118,24 +130,38 @@ impl Envelope {
     }
 }
 
-/// Decodes one message received on `channel`. Health messages in their
-/// canonical shapes take a typed path that builds no JSON tree (issue 7's
-/// 500,000 health events/s per core); everything else, and any health
-/// message that path refuses, the tolerant one.
+/// Decodes one message as [`decode_with`] does, accepting any time from
+/// 1970 to 9999 ([`Rules::ANY_TIME`]): for events read long after they were
+/// sent (recordings, fixtures). The subscriber uses the configured window.
 pub fn decode(
     channel: Channel,
     payload: &[u8],
     received_at: DateTime<Utc>,
 ) -> Result<Event, DecodeError> {
+    decode_with(channel, payload, received_at, &Rules::ANY_TIME)
+}
+
+/// Decodes one message received on `channel`, refusing what breaks `rules`
+/// (see [`rules`]). Health messages in their canonical shapes take a typed
+/// path that builds no JSON tree (issue 7's 500,000 health events/s per
+/// core); everything else, and any health message that path refuses, the
+/// tolerant one.
+pub fn decode_with(
+    channel: Channel,
+    payload: &[u8],
+    received_at: DateTime<Utc>,
+    rules: &Rules,
+) -> Result<Event, DecodeError> {
     if payload.len() > MAX_MESSAGE_BYTES {
         return Err(DecodeError::TooLarge(payload.len()));
     }
+    let window = rules.window(received_at);
     if channel == Channel::Health
-        && let Some(health) = health::decode_canonical(payload, received_at)
+        && let Some(health) = health::decode_canonical(payload, received_at, window)
     {
         return Ok(Event::Health(health));
     }
-    decode_tolerant(channel, payload, received_at)
+    decode_tolerant(channel, payload, received_at, window)
 }
 
 /// Decodes any shape CONTRACT §2 allows, through a JSON tree.
@@ -143,6 +169,7 @@ fn decode_tolerant(
     channel: Channel,
     payload: &[u8],
     received_at: DateTime<Utc>,
+    window: rules::Window,
 ) -> Result<Event, DecodeError> {
     let value: Value =
         serde_json::from_slice(payload).map_err(|e| DecodeError::NotJson(e.to_string()))?;
@@ -155,8 +182,9 @@ fn decode_tolerant(
     };
     let kind = declared.unwrap_or_else(|| channel.default_kind(&obj));
     let envelope = Envelope {
-        timestamp: fields::take_timestamp(&mut obj, &["timestamp"])?,
+        timestamp: fields::take_timestamp(&mut obj, &["timestamp"], &window)?,
         received_at,
+        window,
     };
     Ok(match kind {
         Kind::SessionStarted => Event::SessionStarted(session::decode_started(obj, &envelope)?),
@@ -190,4 +218,4 @@ fn payload(mut obj: Object, key: &str) -> Object {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

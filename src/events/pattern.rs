@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::fields::{self, Object, serialize_opt_timestamp, serialize_timestamp};
+use super::rules::{self, Reason};
 use super::{DecodeError, Envelope, payload};
 
 /// Patterns at or above this confidence are also published on
@@ -101,20 +102,20 @@ pub fn decode_single(obj: Object, envelope: &Envelope) -> Result<PatternBatch, D
 pub fn decode_batch(mut obj: Object, envelope: &Envelope) -> Result<PatternBatch, DecodeError> {
     let items = match obj.remove("patterns") {
         Some(Value::Array(items)) => items,
-        Some(_) => return Err(DecodeError::invalid("patterns", "is not an array")),
+        Some(_) => return Err(DecodeError::invalid("patterns", Reason::NotArray)),
         None => return Err(DecodeError::Missing("patterns")),
     };
-    let batch_timestamp = fields::take_timestamp(&mut obj, &["batch_timestamp"])?;
+    let batch_timestamp = fields::take_timestamp(&mut obj, &["batch_timestamp"], &envelope.window)?;
     let element_envelope = Envelope {
         timestamp: batch_timestamp.or(envelope.timestamp),
-        received_at: envelope.received_at,
+        ..*envelope
     };
     let mut patterns = Vec::with_capacity(items.len());
     let mut rejected = Vec::new();
     for item in items {
         let decoded = match item {
             Value::Object(element) => decode_pattern(element, &element_envelope),
-            _ => Err(DecodeError::invalid("patterns[]", "is not an object")),
+            _ => Err(DecodeError::invalid("patterns[]", Reason::NotObject)),
         };
         match decoded {
             Ok(pattern) => patterns.push(pattern),
@@ -135,25 +136,30 @@ pub fn decode_batch(mut obj: Object, envelope: &Envelope) -> Result<PatternBatch
 
 fn decode_pattern(mut p: Object, envelope: &Envelope) -> Result<Pattern, DecodeError> {
     let symbol = fields::take_symbol(&mut p)?;
-    let pattern_type =
-        fields::require_string(&mut p, &["pattern_type", "pattern", "pattern_name"])?;
+    let pattern_type = fields::require_id(&mut p, &["pattern_type", "pattern", "pattern_name"])?;
     let confidence =
         fields::take_f64(&mut p, &["confidence"])?.ok_or(DecodeError::Missing("confidence"))?;
-    let confidence = match confidence {
-        c if (0.0..=1.0).contains(&c) => c,
-        c if c > 1.0 && c <= 100.0 => c / 100.0,
-        _ => return Err(DecodeError::invalid("confidence", "is not between 0 and 1")),
-    };
-    let timestamp = fields::take_timestamp(&mut p, &["timestamp", "detected_at"])?;
+    let confidence = rules::confidence("confidence", confidence)?;
+    let timestamp =
+        fields::take_timestamp(&mut p, &["timestamp", "detected_at"], &envelope.window)?;
     let bar_data = fields::take_object(&mut p, "bar_data")?
         .map(|mut bar| -> Result<Bar, DecodeError> {
+            let [open, high, low, close] = rules::bar(
+                fields::take_f64(&mut bar, &["open"])?,
+                fields::take_f64(&mut bar, &["high"])?,
+                fields::take_f64(&mut bar, &["low"])?,
+                fields::take_f64(&mut bar, &["close"])?,
+            )?;
+            let volume = fields::take_i64(&mut bar, &["volume"])?
+                .map(|v| rules::volume("bar_data.volume", v))
+                .transpose()?;
             Ok(Bar {
-                open: fields::take_f64(&mut bar, &["open"])?,
-                high: fields::take_f64(&mut bar, &["high"])?,
-                low: fields::take_f64(&mut bar, &["low"])?,
-                close: fields::take_f64(&mut bar, &["close"])?,
-                volume: fields::take_i64(&mut bar, &["volume"])?,
-                extra: bar,
+                open,
+                high,
+                low,
+                close,
+                volume,
+                extra: rules::passthrough(bar),
             })
         })
         .transpose()?;
@@ -165,10 +171,10 @@ fn decode_pattern(mut p: Object, envelope: &Envelope) -> Result<Pattern, DecodeE
         confidence,
         high_confidence: confidence >= HIGH_CONFIDENCE,
         timestamp: envelope.time_of(timestamp),
-        timeframe: fields::take_string(&mut p, &["timeframe"])?,
+        timeframe: fields::take_id(&mut p, &["timeframe"])?,
         bar_data,
         session_id,
-        metadata,
-        extra: p,
+        metadata: rules::passthrough(metadata),
+        extra: rules::passthrough(p),
     })
 }

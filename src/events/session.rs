@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::fields::{self, Object, serialize_timestamp};
-use super::{DecodeError, Envelope, payload};
+use super::{DecodeError, Envelope, payload, rules};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SessionStarted {
@@ -36,32 +36,34 @@ pub struct SessionStopped {
 
 pub fn decode_started(obj: Object, envelope: &Envelope) -> Result<SessionStarted, DecodeError> {
     let mut p = payload(obj, "session");
-    let session_id = fields::require_string(&mut p, &["session_id", "id"])?;
-    let universe = fields::take_string(&mut p, &["universe", "symbol_universe_key"])?;
-    let started_at = fields::take_timestamp(&mut p, &["started_at", "start_time"])?;
-    let fallback_time = fields::take_timestamp(&mut p, &["timestamp"])?;
+    let window = &envelope.window;
+    let session_id = fields::require_id(&mut p, &["session_id", "id"])?;
+    let universe = fields::take_id(&mut p, &["universe", "symbol_universe_key"])?;
+    let started_at = fields::take_timestamp(&mut p, &["started_at", "start_time"], window)?;
+    let fallback_time = fields::take_timestamp(&mut p, &["timestamp"], window)?;
     Ok(SessionStarted {
         session_id,
         universe,
         started_at: started_at.unwrap_or_else(|| envelope.time_of(fallback_time)),
-        symbol_count: fields::take_i64(&mut p, &["symbol_count"])?,
-        status: fields::take_string(&mut p, &["status"])?.unwrap_or_else(|| "active".into()),
-        extra: p,
+        symbol_count: fields::take_count(&mut p, &["symbol_count"])?,
+        status: fields::take_id(&mut p, &["status"])?.unwrap_or_else(|| "active".into()),
+        extra: rules::passthrough(p),
     })
 }
 
 pub fn decode_stopped(obj: Object, envelope: &Envelope) -> Result<SessionStopped, DecodeError> {
     let mut p = payload(obj, "session");
-    let session_id = fields::require_string(&mut p, &["session_id", "id"])?;
-    let stopped_at = fields::take_timestamp(&mut p, &["stopped_at", "stop_time"])?;
-    let fallback_time = fields::take_timestamp(&mut p, &["timestamp"])?;
+    let window = &envelope.window;
+    let session_id = fields::require_id(&mut p, &["session_id", "id"])?;
+    let stopped_at = fields::take_timestamp(&mut p, &["stopped_at", "stop_time"], window)?;
+    let fallback_time = fields::take_timestamp(&mut p, &["timestamp"], window)?;
     Ok(SessionStopped {
         session_id,
         stopped_at: stopped_at.unwrap_or_else(|| envelope.time_of(fallback_time)),
-        duration_seconds: fields::take_i64(&mut p, &["duration_seconds"])?,
-        total_patterns: fields::take_i64(&mut p, &["total_patterns"])?,
-        total_indicators: fields::take_i64(&mut p, &["total_indicators"])?,
-        final_status: fields::take_string(&mut p, &["final_status", "status"])?,
-        extra: p,
+        duration_seconds: fields::take_count(&mut p, &["duration_seconds"])?,
+        total_patterns: fields::take_count(&mut p, &["total_patterns"])?,
+        total_indicators: fields::take_count(&mut p, &["total_indicators"])?,
+        final_status: fields::take_id(&mut p, &["final_status", "status"])?,
+        extra: rules::passthrough(p),
     })
 }

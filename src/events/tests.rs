@@ -11,6 +11,10 @@ fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap()
 }
 
+fn any_time() -> rules::Window {
+    Rules::ANY_TIME.window(now())
+}
+
 fn decode_json(channel: Channel, message: Value) -> Result<Event, DecodeError> {
     decode(channel, message.to_string().as_bytes(), now())
 }
@@ -227,7 +231,9 @@ fn rejects_name_what_is_wrong() {
     }
 }
 
-fn arbitrary_json() -> impl Strategy<Value = Value> {
+/// Arbitrary JSON built mostly from the decoders' field names, with hostile
+/// leaves.
+pub(crate) fn arbitrary_json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::from),
@@ -236,14 +242,26 @@ fn arbitrary_json() -> impl Strategy<Value = Value> {
         "[a-zA-Z0-9_:. -]{0,12}".prop_map(Value::from),
         prop::sample::select(vec![
             "2025-10-05T09:30:00Z",
+            "2026-01-02T03:00:00Z",
+            "99999-01-01T00:00:00Z",
+            "-0001-01-01T00:00:00Z",
             "1759656600",
             "0.85",
             "NaN",
             "1e400",
             "-1",
             "",
+            "AAPL\u{0}",
+            "brk.b",
+            "\u{7}\u{1b}\u{9b}",
         ])
         .prop_map(Value::from),
+        hostile_number(),
+    ];
+    // Now and then a huge string (a message over the limit is refused unread).
+    let leaf = prop_oneof![
+        40 => leaf,
+        1 => (0..300_000usize).prop_map(|n| Value::from("y".repeat(n))),
     ];
     leaf.prop_recursive(4, 48, 8, |inner| {
         prop_oneof![
@@ -252,6 +270,25 @@ fn arbitrary_json() -> impl Strategy<Value = Value> {
                 .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
+}
+
+/// Numbers at the edges of every conversion: f64 and i64 bounds, -0, values
+/// past `i32`, durations chrono cannot hold.
+fn hostile_number() -> impl Strategy<Value = Value> {
+    prop::sample::select(vec![
+        json!(1e308),
+        json!(-1e308),
+        json!(-0.0),
+        json!(1e16),
+        json!(-1e16),
+        json!(i64::MAX),
+        json!(i64::MIN),
+        json!(u64::MAX),
+        json!(i64::from(i32::MAX) + 1),
+        json!(-1e-300),
+        json!(0.5),
+        json!(150),
+    ])
 }
 
 /// Mostly the names decoders look for, so that the properties reach deep.
@@ -288,13 +325,36 @@ fn field_name() -> impl Strategy<Value = String> {
             "bar_data",
             "alert_type",
             "batch_timestamp",
+            "uptime_seconds",
+            "active_symbols",
+            "cpu_percent",
+            "memory_mb",
+            "memory_usage_mb",
+            "processing_lag_ms",
+            "bars_per_minute",
+            "threads_active",
+            "errors_count",
+            "open",
+            "high",
+            "low",
+            "close",
+            "volume",
+            "symbol_count",
+            "duration_seconds",
+            "total_patterns",
+            "stopped_at",
+            "threshold",
+            "component",
+            "action_required",
+            "severity",
+            "timeframe",
         ])
         .prop_map(str::to_owned),
         "[a-z_]{1,8}",
     ]
 }
 
-fn event_type() -> impl Strategy<Value = Option<&'static str>> {
+pub(crate) fn event_type() -> impl Strategy<Value = Option<&'static str>> {
     prop::option::of(prop::sample::select(vec![
         "streaming_session_started",
         "streaming_session_stopped",
@@ -373,6 +433,9 @@ fn health_message() -> impl Strategy<Value = String> {
             json!(" warning "),
             json!(""),
             json!("a\"b"),
+            json!("nul\u{0}inside"),
+            json!("\u{1b}[31m"),
+            json!("x".repeat(10_000)),
             json!(5),
             Value::Null,
         ])
@@ -384,6 +447,10 @@ fn health_message() -> impl Strategy<Value = String> {
             json!(60.0),
             json!("60"),
             json!(u64::MAX),
+            json!(i64::MIN),
+            json!(i64::MAX),
+            json!(i64::from(i32::MAX) + 1),
+            json!(1e16),
             Value::Null,
         ])
     };
@@ -393,15 +460,29 @@ fn health_message() -> impl Strategy<Value = String> {
             json!(15),
             json!("15.2"),
             json!(true),
+            json!(-0.0),
+            json!(-1e16),
+            json!(1e16),
+            json!(1e308),
+            json!(-1e308),
+            json!(-1e-300),
+            json!("NaN"),
+            json!("-inf"),
             Value::Null,
         ])
     };
+    // The window is 7 days back and 1 hour ahead of `now()`.
     let stamp = || {
         pick(vec![
+            json!("2026-01-02T03:00:00.000Z"),
+            json!("2026-01-02T03:00:00"),
             json!("2025-10-05T10:15:00.000Z"),
-            json!("2025-10-05T10:15:00"),
+            json!("2026-01-02T05:00:00Z"),
+            json!("0001-01-01T00:00:00Z"),
+            json!("9999-12-31T23:59:59Z"),
             json!(""),
-            json!(1759656600),
+            json!(1767322800),
+            json!(1e300),
             Value::Null,
         ])
     };
@@ -513,11 +594,12 @@ fn canonical_health_in_both_shapes_takes_the_typed_path() {
         r#"{"type":"streaming_health","health":{"session_id":"df4f5558-c1d6-496f-9b43-6849a55838aa","status":"healthy","active_symbols":60,"ticks_per_second":15.2,"patterns_detected":5,"indicators_calculated":150,"timestamp":"2025-10-07T17:35:00.000Z"},"timestamp":"2025-10-07T17:35:00.000Z"}"#,
         r#"{"type":"streaming_health","health":{"status":"healthy","timestamp":"2025-10-05T10:15:00.000Z","active_symbols":485,"connection_status":"connected","data_flow":{"ticks_per_second":125.3,"bars_per_minute":480,"processing_lag_ms":45},"resource_usage":{"cpu_percent":35.2,"memory_mb":512,"threads_active":8},"issues":[]}}"#,
     ] {
-        let typed = health::decode_canonical(message.as_bytes(), now()).map(Event::Health);
+        let typed =
+            health::decode_canonical(message.as_bytes(), now(), any_time()).map(Event::Health);
         assert!(typed.is_some(), "{message}");
         assert_eq!(
             typed.ok_or(DecodeError::NotObject),
-            decode_tolerant(Channel::Health, message.as_bytes(), now())
+            decode_tolerant(Channel::Health, message.as_bytes(), now(), any_time())
         );
     }
     for refused in [
@@ -529,12 +611,12 @@ fn canonical_health_in_both_shapes_takes_the_typed_path() {
         r#"{"health":{"status":"ok","resource_usage":[35.2,512,8]}}"#,
     ] {
         assert!(
-            health::decode_canonical(refused.as_bytes(), now()).is_none(),
+            health::decode_canonical(refused.as_bytes(), now(), any_time()).is_none(),
             "{refused}"
         );
         assert_eq!(
             decode(Channel::Health, refused.as_bytes(), now()),
-            decode_tolerant(Channel::Health, refused.as_bytes(), now()),
+            decode_tolerant(Channel::Health, refused.as_bytes(), now(), any_time()),
             "{refused}"
         );
     }
@@ -545,9 +627,10 @@ proptest! {
 
     #[test]
     fn the_typed_health_path_agrees_with_the_tolerant_one(message in health_message()) {
+        let rules = Rules::default();
         prop_assert_eq!(
-            decode(Channel::Health, message.as_bytes(), now()),
-            decode_tolerant(Channel::Health, message.as_bytes(), now()),
+            decode_with(Channel::Health, message.as_bytes(), now(), &rules),
+            decode_tolerant(Channel::Health, message.as_bytes(), now(), rules.window(now())),
             "{}", message
         );
     }

@@ -5,7 +5,9 @@
 //! The holder keeps its feed through a Redis outage (the socket must keep
 //! being read, and nobody else can take the key meanwhile) and re-claims a key
 //! that a restarted Redis forgot; it stops only when Redis says another
-//! instance holds the key.
+//! instance holds the key. A command that failed is retried at once, then
+//! with backoff up to the usual interval, so that the holder re-claims a
+//! forgotten key before a standby could take it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,11 +19,24 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::{FeedState, FeedStats};
+use crate::backoff::Backoff;
 
 pub const LEASE_KEY: &str = "tickstock:market_feed:leader";
 const TTL: Duration = Duration::from_secs(6);
 const RENEW_EVERY: Duration = Duration::from_secs(2);
 const ACQUIRE_EVERY: Duration = Duration::from_secs(1);
+const RETRY_BASE: Duration = Duration::from_millis(100);
+
+/// The wait before the next lease command: `every` after a success, else
+/// the next step of `retry` (at once first), never longer than `every`.
+fn next_wait(succeeded: bool, every: Duration, retry: &mut Backoff) -> Duration {
+    if succeeded {
+        retry.reset();
+        every
+    } else {
+        retry.next_delay().min(every)
+    }
+}
 
 /// Extends our lease, or takes the key again if it vanished; 0 if another holds it.
 const RENEW: &str = "local holder = redis.call('GET', KEYS[1]) \
@@ -30,6 +45,9 @@ if holder == false then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) retur
 return 0";
 const RELEASE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
 
+/// Cloned for each restart of [`lead`], keeping the holder's name: a
+/// restarted leader takes back its own key at once.
+#[derive(Clone)]
 pub struct Lease {
     conn: ConnectionManager,
     holder: String,
@@ -41,16 +59,9 @@ impl Lease {
         Self { conn, holder }
     }
 
+    /// Takes the key if it is free or already ours.
     async fn try_acquire(&mut self) -> redis::RedisResult<bool> {
-        let set: Option<String> = redis::cmd("SET")
-            .arg(LEASE_KEY)
-            .arg(&self.holder)
-            .arg("NX")
-            .arg("PX")
-            .arg(TTL.as_millis() as u64)
-            .query_async(&mut self.conn)
-            .await?;
-        Ok(set.is_some())
+        self.run_script(RENEW, TTL.as_millis() as u64).await
     }
 
     async fn run_script(&mut self, script: &str, ttl_ms: u64) -> redis::RedisResult<bool> {
@@ -76,43 +87,57 @@ pub async fn lead<F>(
 ) where
     F: Fn(CancellationToken) -> JoinHandle<()>,
 {
+    let mut retry = Backoff::new(RETRY_BASE, RENEW_EVERY).first_at_once();
     loop {
         stats.set_leader(false);
         stats.set_state(FeedState::Standby);
         loop {
-            match lease.try_acquire().await {
+            let reached = match lease.try_acquire().await {
                 Ok(true) => break,
-                Ok(false) => {}
+                Ok(false) => true,
                 Err(error) => {
-                    warn!("MARKET-DATA-SERVICE: Cannot reach Redis for the feed lease: {error}")
+                    warn!("MARKET-DATA-SERVICE: Cannot reach Redis for the feed lease: {error}");
+                    false
                 }
-            }
+            };
+            let wait = next_wait(reached, ACQUIRE_EVERY, &mut retry);
             tokio::select! {
                 _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(ACQUIRE_EVERY) => {}
+                _ = tokio::time::sleep(wait) => {}
             }
         }
+        retry.reset();
         info!(
             "MARKET-DATA-SERVICE: This instance ({}) holds the feed lease and runs the market feed",
             lease.holder
         );
         stats.set_leader(true);
         let feed_stop = shutdown.child_token();
+        // A panic below must not leave the feed running without the lease.
+        let _stop_feed_on_unwind = feed_stop.clone().drop_guard();
         let feed = produce(feed_stop.clone());
         let mut renewed_at = Instant::now();
+        let mut wait = RENEW_EVERY;
         let lost = loop {
             tokio::select! {
                 _ = shutdown.cancelled() => break false,
-                _ = tokio::time::sleep(RENEW_EVERY) => {}
+                _ = tokio::time::sleep(wait) => {}
             }
-            match lease.run_script(RENEW, TTL.as_millis() as u64).await {
-                Ok(true) => renewed_at = Instant::now(),
+            let renewed = match lease.run_script(RENEW, TTL.as_millis() as u64).await {
+                Ok(true) => {
+                    renewed_at = Instant::now();
+                    true
+                }
                 Ok(false) => break true,
-                Err(error) => warn!(
-                    "MARKET-DATA-SERVICE: Cannot renew the feed lease for {:?} ({error}); keeping the feed",
-                    renewed_at.elapsed()
-                ),
-            }
+                Err(error) => {
+                    warn!(
+                        "MARKET-DATA-SERVICE: Cannot renew the feed lease for {:?} ({error}); keeping the feed",
+                        renewed_at.elapsed()
+                    );
+                    false
+                }
+            };
+            wait = next_wait(renewed, RENEW_EVERY, &mut retry);
         };
         feed_stop.cancel();
         let _ = feed.await;

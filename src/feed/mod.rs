@@ -19,13 +19,14 @@ use parking_lot::Mutex;
 use serde::Serialize;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use self::massive::MassiveSettings;
 use self::replay::ReplaySpeed;
+use self::tick::Refusal;
 use crate::bus::Bus;
 use crate::events::fields::serialize_opt_timestamp;
 use crate::forward::{self, TickQueue};
+use crate::supervise::{Restart, Supervisor};
 
 /// Where this process's ticks come from.
 #[derive(Debug, Clone)]
@@ -60,51 +61,66 @@ pub struct FeedSettings {
     pub outage_grace: Duration,
 }
 
-/// Starts the feed and its forwarder. With Redis, the feed runs only while
-/// this process holds the lease; in-process, it simply runs.
+/// Starts the feed and its forwarder, each supervised. With Redis, the feed
+/// runs only while this process holds the lease; in-process, it simply runs.
 pub fn start(
     settings: FeedSettings,
     bus: &Bus,
     stats: &Arc<FeedStats>,
-    tasks: &TaskTracker,
+    tasks: &Arc<Supervisor>,
     shutdown: &CancellationToken,
 ) {
     let Some(source) = settings.source else {
         return;
     };
     let queue = Arc::new(TickQueue::new(settings.queue_capacity, stats.clone()));
-    tasks.spawn(forward::run(queue.clone(), bus.clone(), shutdown.clone()));
+    let (forwarded, bus_out, stop) = (queue.clone(), bus.clone(), shutdown.clone());
+    tasks.spawn("forwarder", Restart::Always, shutdown.clone(), move || {
+        forward::run(forwarded.clone(), bus_out.clone(), stop.clone())
+    });
     if let Source::Massive(_) = &source {
-        tasks.spawn(outage::watch(
-            stats.clone(),
-            bus.clone(),
-            settings.outage_grace,
+        let (watched, bus_out, stop) = (stats.clone(), bus.clone(), shutdown.clone());
+        let grace = settings.outage_grace;
+        tasks.spawn(
+            "feed_outage_watch",
+            Restart::Always,
             shutdown.clone(),
-        ));
+            move || outage::watch(watched.clone(), bus_out.clone(), grace, stop.clone()),
+        );
     }
     let feed_tasks = tasks.clone();
+    // A source may end by design (a replay's end, a refused key): only a
+    // panic restarts it.
     let produce = move |stop: CancellationToken| -> JoinHandle<()> {
-        let queue = queue.clone();
-        match source.clone() {
-            Source::Massive(massive) => feed_tasks.spawn(massive::run(massive, queue, stop)),
-            Source::Synthetic {
-                symbols,
-                ticks_per_second,
-            } => feed_tasks.spawn(synthetic::run(symbols, ticks_per_second, queue, stop)),
-            Source::Replay { path, speed } => {
-                feed_tasks.spawn(replay::run(path, speed, queue, stop))
-            }
-        }
+        let (queue, source, running) = (queue.clone(), source.clone(), stop.clone());
+        feed_tasks.spawn("feed", Restart::OnPanic, stop, move || {
+            read(source.clone(), queue.clone(), running.clone())
+        })
     };
     match bus {
         Bus::Redis(redis) => {
             let lease = lease::Lease::new(redis.connection());
-            tasks.spawn(lease::lead(lease, produce, stats.clone(), shutdown.clone()));
+            let (stats, stop) = (stats.clone(), shutdown.clone());
+            tasks.spawn("feed_lease", Restart::Always, shutdown.clone(), move || {
+                lease::lead(lease.clone(), produce.clone(), stats.clone(), stop.clone())
+            });
         }
         Bus::Memory(_) => {
             stats.set_leader(true);
             produce(shutdown.clone());
         }
+    }
+}
+
+/// Reads `source` into `queue` until `stop`.
+async fn read(source: Source, queue: Arc<TickQueue>, stop: CancellationToken) {
+    match source {
+        Source::Massive(massive) => massive::run(massive, queue, stop).await,
+        Source::Synthetic {
+            symbols,
+            ticks_per_second,
+        } => synthetic::run(symbols, ticks_per_second, queue, stop).await,
+        Source::Replay { path, speed } => replay::run(path, speed, queue, stop).await,
     }
 }
 
@@ -154,6 +170,8 @@ pub struct FeedStats {
     ticks_received: AtomicU64,
     ticks_forwarded: AtomicU64,
     ticks_dropped: AtomicU64,
+    /// Elements of the feed refused, per [`Refusal`] in its `ALL` order.
+    refused: [AtomicU64; Refusal::ALL.len()],
     /// Epoch milliseconds of the next connection attempt; 0 when none is planned.
     next_attempt_ms: AtomicI64,
     /// Why the feed is not connected, when it is not.
@@ -169,6 +187,7 @@ impl FeedStats {
             ticks_received: AtomicU64::new(0),
             ticks_forwarded: AtomicU64::new(0),
             ticks_dropped: AtomicU64::new(0),
+            refused: Default::default(),
             next_attempt_ms: AtomicI64::new(0),
             detail: Mutex::new(String::new()),
         }
@@ -240,6 +259,17 @@ impl FeedStats {
     pub fn count_dropped(&self, n: u64) {
         self.ticks_dropped.fetch_add(n, Ordering::Relaxed);
     }
+
+    /// Elements refused for `reason` so far.
+    pub fn refused(&self, reason: Refusal) -> u64 {
+        self.refused[reason as usize].load(Ordering::Relaxed)
+    }
+
+    pub fn count_refused(&self, refusals: &[Refusal]) {
+        for &reason in refusals {
+            self.refused[reason as usize].fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 impl Serialize for FeedStats {
@@ -252,6 +282,7 @@ impl Serialize for FeedStats {
             ticks_received: u64,
             ticks_forwarded: u64,
             ticks_dropped: u64,
+            elements_refused: std::collections::BTreeMap<&'static str, u64>,
             #[serde(serialize_with = "serialize_opt_timestamp")]
             next_attempt_at: Option<DateTime<Utc>>,
             detail: Option<String>,
@@ -264,6 +295,10 @@ impl Serialize for FeedStats {
             ticks_received: self.ticks_received(),
             ticks_forwarded: self.ticks_forwarded(),
             ticks_dropped: self.ticks_dropped(),
+            elements_refused: Refusal::ALL
+                .into_iter()
+                .map(|reason| (reason.name(), self.refused(reason)))
+                .collect(),
             next_attempt_at: self.next_attempt(),
             detail: (!detail.is_empty()).then_some(detail),
         }

@@ -89,8 +89,16 @@ pub async fn run(
                 _ = tokio::time::sleep_until(due) => {}
             }
         }
+        // Checked against the time it was recorded, not against now.
+        let Some(recorded_at) = chrono::DateTime::from_timestamp_millis(recorded.at_ms) else {
+            bad_lines += 1;
+            continue;
+        };
         frames += 1;
-        for event in protocol::parse_frame(&recorded.frame, DataSource::Replay).0 {
+        let (events, refused) =
+            protocol::parse_frame(&recorded.frame, DataSource::Replay, recorded_at);
+        stats.count_refused(&refused);
+        for event in events {
             if let ServerEvent::Tick(tick) = event {
                 ticks += 1;
                 queue.push(tick);

@@ -23,7 +23,6 @@ use std::time::Duration;
 
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use self::engine::Engine;
@@ -287,7 +286,7 @@ pub fn start_embedded(
     config: &Config,
     bus: &Bus,
     ticks_in_process: bool,
-    tasks: &TaskTracker,
+    tasks: &crate::supervise::Supervisor,
     shutdown: &CancellationToken,
 ) {
     let wanted = match config.embedded_simulator {
@@ -307,7 +306,18 @@ pub fn start_embedded(
         return;
     }
     let settings = Settings::from_config(config, Plan::new(Scenario::Normal), EMBEDDED_BAR);
-    tasks.spawn(run(settings, bus.clone(), shutdown.clone()));
+    let (bus, stop) = (bus.clone(), shutdown.clone());
+    tasks.spawn(
+        "simulator",
+        crate::supervise::Restart::Always,
+        shutdown.clone(),
+        move || {
+            let run = run(settings.clone(), bus.clone(), stop.clone());
+            async move {
+                run.await;
+            }
+        },
+    );
 }
 
 #[cfg(test)]

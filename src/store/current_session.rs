@@ -119,11 +119,17 @@ impl CurrentSession {
     /// Starts the task that writes the latest state to `redis` until `shutdown`.
     pub fn start(
         redis: ConnectionManager,
-        tasks: &tokio_util::task::TaskTracker,
+        supervisor: &crate::supervise::Supervisor,
         shutdown: &CancellationToken,
     ) -> Self {
         let (latest, changes) = watch::channel(None);
-        tasks.spawn(keep(redis, changes, shutdown.clone()));
+        let stop = shutdown.clone();
+        supervisor.spawn(
+            "current_session",
+            crate::supervise::Restart::Always,
+            shutdown.clone(),
+            move || keep(redis.clone(), changes.clone(), stop.clone()),
+        );
         Self { latest }
     }
 

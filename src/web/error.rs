@@ -22,6 +22,9 @@ pub enum ApiError {
     /// The database is down, or did not answer.
     #[error("the database is unavailable; try again shortly")]
     DatabaseUnavailable,
+    /// Who is logged in cannot be looked up (the session or account store is down).
+    #[error("accounts are unavailable")]
+    AccountsUnavailable,
 }
 
 impl ApiError {
@@ -29,7 +32,9 @@ impl ApiError {
         match self {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::DatabaseUnavailable | ApiError::AccountsUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 }

@@ -6,7 +6,9 @@ mod api;
 pub mod auth;
 mod error;
 mod history;
+pub mod identity;
 mod inspector;
+pub mod limits;
 mod pages;
 mod probes;
 pub mod routes;
@@ -43,9 +45,13 @@ pub struct AppState {
     pub recorder: Arc<crate::recorder::RecorderStats>,
     pub accounts: Accounts,
     pub lockout: Arc<Lockout>,
+    pub login_limits: Arc<limits::LoginLimits>,
+    pub login_csrf: Arc<auth::csrf::LoginCsrf>,
     pub hub: Arc<crate::push::Hub>,
     pub conformance: Arc<crate::conformance::Conformance>,
+    pub identity: identity::Identity,
     pub metrics: Arc<prometheus_client::registry::Registry>,
+    pub supervisor: Arc<crate::supervise::Supervisor>,
 }
 
 /// Pages load nothing from elsewhere and run no inline script.
@@ -64,6 +70,9 @@ pub fn router(
     routes::build(&state)
         .fallback(|| async { ApiError::NotFound })
         .layer(auth)
+        .layer(axum::middleware::map_response(
+            sessions::unavailable_not_empty,
+        ))
         .layer(header(
             header::CONTENT_SECURITY_POLICY,
             CONTENT_SECURITY_POLICY,

@@ -25,7 +25,8 @@ pub async fn healthz() -> Json<Value> {
 /// Ready when the bus (as last seen by the subscriber) and the database (as
 /// last seen by its watcher) are reachable, the migrations have run, and the
 /// recorder is not stalled (rows pending, nothing written for
-/// `recorder::STALLED_AFTER`). Waits on nothing.
+/// `recorder::STALLED_AFTER`), and no long-running task is waiting for its
+/// restart. Waits on nothing.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let bus_up = state.live.link().connected();
     let database = &state.database;
@@ -46,7 +47,16 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
             state.recorder.pending()
         ));
     }
+    if !state.supervisor.all_running() {
+        reasons.push("a task is restarting".to_owned());
+    }
     let ready = reasons.is_empty();
+    let tasks: serde_json::Map<String, Value> = state
+        .supervisor
+        .tasks()
+        .iter()
+        .map(|task| (task.name().to_owned(), json!(task.as_ref())))
+        .collect();
     let code = if ready {
         StatusCode::OK
     } else {
@@ -66,6 +76,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
             "pending": state.recorder.pending(),
             "last_error": state.recorder.last_error(),
         },
+        "tasks": tasks,
     });
     (code, Json(body))
 }

@@ -3,11 +3,12 @@
 //! who may call it.
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{MethodRouter, get, post};
 
-use super::{AppState, admin, api, auth, history, inspector, pages, probes, ws};
+use super::{AppState, admin, api, auth, history, inspector, limits, pages, probes, ws};
 
 /// Who may use a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +60,13 @@ pub fn table() -> Vec<Route> {
     vec![
         route(Method::GET, "/", Public, Page, get(pages::root)),
         route(Method::GET, "/login", Public, Page, get(auth::login_page)),
-        route(Method::POST, "/login", Public, Page, post(auth::login)),
+        route(
+            Method::POST,
+            "/login",
+            Public,
+            Page,
+            post(auth::login).layer(DefaultBodyLimit::max(limits::MAX_LOGIN_BODY_BYTES)),
+        ),
         route(Method::POST, "/logout", Public, Page, post(auth::logout)),
         route(
             Method::GET,

@@ -1,8 +1,19 @@
-//! Login sessions (tower-sessions): in PostgreSQL in production, in memory in
-//! the embedded default. Cookies are HttpOnly, SameSite=Lax, signed, and
-//! Secure when `COOKIE_SECURE` is set.
+//! Login sessions (tower-sessions): in PostgreSQL when there is one, else in
+//! Redis when there is one (so a restart or another replica keeps them), else
+//! in memory (lost at restart). A shared store is cached in memory in front
+//! (see [`crate::accounts::cache`]): an outage of it logs nobody out who was
+//! seen lately. Cookies are HttpOnly, SameSite=Lax, signed, and Secure when
+//! `COOKIE_SECURE` is set.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+use sha2::{Digest, Sha256};
 use tower_sessions::cookie::{Key, SameSite};
 use tower_sessions::service::SignedCookie;
 use tower_sessions::session::{Id, Record};
@@ -10,62 +21,198 @@ use tower_sessions::session_store::{self, ExpiredDeletion};
 use tower_sessions::{Expiry, MemoryStore, SessionManagerLayer, SessionStore};
 use tower_sessions_sqlx_store::PostgresStore;
 
+use crate::accounts::cache::{LookupCache, Missed};
+use crate::bus::Bus;
 use crate::store::Store;
 
 pub const COOKIE_NAME: &str = "tickstock_session";
 /// A session ends after this much inactivity.
 const IDLE_EXPIRY: time::Duration = time::Duration::hours(12);
+const CACHE_KEEP: Duration = Duration::from_secs(12 * 3600);
+const CACHE_MAX: usize = 10_000;
+const REDIS_KEY_PREFIX: &str = "tickstock:session:";
 
-/// One session store type for both deployments.
+/// How a login session is named outside the process (its id is a credential).
+pub fn digest(id: &Id) -> String {
+    hex::encode(Sha256::digest(id.to_string().as_bytes()))
+}
+
+/// Where the sessions live.
 #[derive(Debug, Clone)]
-pub enum SessionBackend {
+pub enum Shared {
     Postgres(PostgresStore),
+    Redis(RedisSessions),
+}
+
+/// One session store type for every deployment.
+#[derive(Clone)]
+pub enum SessionBackend {
+    Shared {
+        store: Shared,
+        /// By [`digest`] of the id.
+        cache: Arc<LookupCache<String, Option<Record>>>,
+    },
     Memory(MemoryStore),
 }
 
-#[async_trait]
-impl SessionStore for SessionBackend {
+impl std::fmt::Debug for SessionBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Shared { store, .. } => f.debug_tuple("Shared").field(store).finish(),
+            Self::Memory(_) => f.write_str("Memory"),
+        }
+    }
+}
+
+impl Shared {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         match self {
             Self::Postgres(store) => store.create(record).await,
-            Self::Memory(store) => store.create(record).await,
+            Self::Redis(store) => store.create(record).await,
         }
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         match self {
             Self::Postgres(store) => store.save(record).await,
-            Self::Memory(store) => store.save(record).await,
+            Self::Redis(store) => store.save(record).await,
         }
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         match self {
             Self::Postgres(store) => store.load(id).await,
-            Self::Memory(store) => store.load(id).await,
+            Self::Redis(store) => store.load(id).await,
         }
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         match self {
             Self::Postgres(store) => store.delete(id).await,
+            Self::Redis(store) => store.delete(id).await,
+        }
+    }
+}
+
+fn unavailable(missed: Missed<session_store::Error>) -> session_store::Error {
+    match missed {
+        Missed::Failed(error) => error,
+        Missed::TimedOut | Missed::StoreDown => {
+            session_store::Error::Backend("the session store is unavailable".into())
+        }
+    }
+}
+
+/// Only a session that has not expired counts, cached or not.
+fn live(record: Record) -> Option<Record> {
+    (record.expiry_date > time::OffsetDateTime::now_utc()).then_some(record)
+}
+
+#[async_trait]
+impl SessionStore for SessionBackend {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        match self {
+            Self::Shared { store, cache } => {
+                store.create(record).await?;
+                cache.put(digest(&record.id), Some(record.clone()));
+                Ok(())
+            }
+            Self::Memory(store) => store.create(record).await,
+        }
+    }
+
+    /// A session already known survives a failed write: it is kept in this
+    /// process's cache until the store answers again.
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        match self {
+            Self::Shared { store, cache } => {
+                let key = digest(&record.id);
+                let known = cache.contains(&key);
+                cache.put(key, Some(record.clone()));
+                match store.save(record).await {
+                    Err(error) if known => {
+                        tracing::warn!("AUTH: session kept in memory only: {error}");
+                        Ok(())
+                    }
+                    result => result,
+                }
+            }
+            Self::Memory(store) => store.save(record).await,
+        }
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        match self {
+            Self::Shared { store, cache } => {
+                let record = cache
+                    .lookup(&digest(id), store.load(id))
+                    .await
+                    .map_err(unavailable)?;
+                Ok(record.and_then(live))
+            }
+            Self::Memory(store) => store.load(id).await,
+        }
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        match self {
+            Self::Shared { store, cache } => {
+                cache.remove(&digest(id));
+                store.delete(id).await
+            }
             Self::Memory(store) => store.delete(id).await,
         }
     }
 }
 
 impl SessionBackend {
-    /// The store for `store` (its PostgreSQL table comes from the migrations).
-    pub async fn new(store: &Store) -> Result<Self, sqlx::Error> {
-        Ok(match store {
-            Store::Postgres(pool) => Self::Postgres(PostgresStore::new(pool.clone())),
-            Store::Memory(_) => Self::Memory(MemoryStore::default()),
+    /// PostgreSQL when `store` is, else Redis when `bus` is, else memory.
+    pub async fn new(store: &Store, bus: &Bus) -> Result<Self, sqlx::Error> {
+        let shared = match (store, bus) {
+            (Store::Postgres(pool), _) => {
+                // Its table comes from the migrations.
+                Shared::Postgres(PostgresStore::new(pool.clone()))
+            }
+            (Store::Memory(_), Bus::Redis(redis)) => Shared::Redis(RedisSessions {
+                redis: redis.connection(),
+            }),
+            (Store::Memory(_), Bus::Memory(_)) => return Ok(Self::Memory(MemoryStore::default())),
+        };
+        Ok(Self::Shared {
+            store: shared,
+            cache: Arc::new(LookupCache::new(CACHE_MAX, CACHE_KEEP)),
         })
     }
 
-    /// Deletes expired sessions every minute (the memory store expires them itself).
+    /// Where logins are kept, for the log.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Shared {
+                store: Shared::Postgres(_),
+                ..
+            } => "postgres",
+            Self::Shared {
+                store: Shared::Redis(_),
+                ..
+            } => "redis",
+            Self::Memory(_) => "memory",
+        }
+    }
+
+    /// Drops a session another replica ended from this process's cache.
+    pub fn forget(&self, session_digest: &str) {
+        if let Self::Shared { cache, .. } = self {
+            cache.remove(&session_digest.to_owned());
+        }
+    }
+
+    /// Deletes expired sessions every minute (memory and Redis expire them themselves).
     pub async fn delete_expired(self, shutdown: tokio_util::sync::CancellationToken) {
-        if let Self::Postgres(store) = self {
+        if let Self::Shared {
+            store: Shared::Postgres(store),
+            ..
+        } = self
+        {
             tokio::select! {
                 _ = shutdown.cancelled() => {}
                 _ = store.continuously_delete_expired(tokio::time::Duration::from_secs(60)) => {}
@@ -74,13 +221,97 @@ impl SessionBackend {
     }
 }
 
+/// Sessions in Redis, one key each, expiring with the session.
+#[derive(Clone)]
+pub struct RedisSessions {
+    redis: ConnectionManager,
+}
+
+impl std::fmt::Debug for RedisSessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RedisSessions")
+    }
+}
+
+fn backend(error: redis::RedisError) -> session_store::Error {
+    session_store::Error::Backend(error.to_string())
+}
+
+impl RedisSessions {
+    fn key(id: &Id) -> String {
+        format!("{REDIS_KEY_PREFIX}{id}")
+    }
+
+    /// Writes `record`; only when no session has its id when `only_new`.
+    async fn write(&self, record: &Record, only_new: bool) -> session_store::Result<bool> {
+        let payload =
+            serde_json::to_vec(record).map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let expires_at_ms = record.expiry_date.unix_timestamp_nanos() / 1_000_000;
+        let expires_at_ms = u64::try_from(expires_at_ms)
+            .map_err(|_| session_store::Error::Encode("expiry before 1970".into()))?;
+        let mut command = redis::cmd("SET");
+        command
+            .arg(Self::key(&record.id))
+            .arg(payload)
+            .arg("PXAT")
+            .arg(expires_at_ms);
+        if only_new {
+            command.arg("NX");
+        }
+        let mut redis = self.redis.clone();
+        let written: Option<String> = command.query_async(&mut redis).await.map_err(backend)?;
+        Ok(written.is_some())
+    }
+
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        // A new id until it is one nobody has (a collision is astronomically rare).
+        while !self.write(record, true).await? {
+            record.id = Id::default();
+        }
+        Ok(())
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        self.write(record, false).await.map(|_| ())
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        let mut redis = self.redis.clone();
+        let payload: Option<Vec<u8>> = redis.get(Self::key(id)).await.map_err(backend)?;
+        payload
+            .map(|payload| {
+                serde_json::from_slice(&payload)
+                    .map_err(|e| session_store::Error::Decode(e.to_string()))
+            })
+            .transpose()
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        let mut redis = self.redis.clone();
+        let _: i64 = redis.del(Self::key(id)).await.map_err(backend)?;
+        Ok(())
+    }
+}
+
+/// The session and login layers answer a bare 500 when the session store or
+/// the user lookup fails; that means "unavailable", and the API says so in
+/// JSON. Every response of TickStock's own has a content type.
+pub async fn unavailable_not_empty(response: Response) -> Response {
+    if response.status() == StatusCode::INTERNAL_SERVER_ERROR
+        && !response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return crate::web::ApiError::AccountsUnavailable.into_response();
+    }
+    response
+}
+
 /// `secret` signs the cookies; any length, stretched to the 64 bytes the key needs.
 pub fn layer(
     backend: SessionBackend,
     secret: &[u8],
     secure: bool,
 ) -> SessionManagerLayer<SessionBackend, SignedCookie> {
-    use sha2::{Digest, Sha512};
+    use sha2::Sha512;
     let key = Key::from(Sha512::digest(secret).as_slice());
     SessionManagerLayer::new(backend)
         .with_name(COOKIE_NAME)

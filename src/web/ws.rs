@@ -1,7 +1,9 @@
 //! `GET /streaming/ws`: the dashboard's WebSocket (CONTRACT §6). A snapshot on
 //! connect (or, with `?last_seq=N`, the frames missed since N when the hub
 //! still has them), then live frames; server pings; a client that falls
-//! behind is closed with 4008, one that stops answering pings with 4000.
+//! behind is closed with 4008, one that stops answering pings with 4000,
+//! one whose login ended (logout, token revoked, user changed or removed)
+//! with 4401. A handshake from a browser page of another origin gets 403.
 //!
 //! With `?inspect=1` (admins only) the client also gets the channel
 //! inspector's unnumbered messages: an `inspector_snapshot`, then
@@ -13,9 +15,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::SinkExt;
 use serde::Deserialize;
@@ -25,19 +28,25 @@ use tokio::sync::broadcast::{
     error::{RecvError, TryRecvError},
 };
 
+use super::AppState;
 use super::auth::CurrentUser;
-use crate::conformance::Conformance;
+use super::identity::{Concern, Credential, Identity, Login};
+use crate::accounts::changes::AuthChange;
 use crate::conformance::inspector::Inspector;
 use crate::push::Hub;
 
 pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
 pub const CLOSE_PING_TIMEOUT: u16 = 4000;
+pub const CLOSE_LOGGED_OUT: u16 = 4401;
 const CLOSE_GOING_AWAY: u16 = 1001;
 const PING_EVERY: Duration = Duration::from_secs(20);
 /// A send that takes longer than this means the client is not reading.
 const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 /// The close frame waits longer: a slow reader still learns why it was dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
+/// The login is looked at again this often even with nothing announced (a
+/// change made in SQL, or announced while Redis was away); lookups are cached.
+const RECHECK_LOGIN_EVERY: Duration = Duration::from_secs(2);
 
 #[derive(Deserialize)]
 pub struct Params {
@@ -48,11 +57,27 @@ pub struct Params {
 
 pub async fn upgrade(
     upgrade: WebSocketUpgrade,
-    State(hub): State<Arc<Hub>>,
-    State(conformance): State<Arc<Conformance>>,
+    State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
+    Extension(credential): Extension<Credential>,
+    headers: HeaderMap,
     Query(params): Query<Params>,
 ) -> Response {
+    let AppState {
+        hub,
+        conformance,
+        identity,
+        ..
+    } = state;
+    if !identity.origin_allowed(&headers) {
+        let refusal = json!({"error": "origin not allowed"});
+        return (StatusCode::FORBIDDEN, axum::Json(refusal)).into_response();
+    }
+    let login = Watched {
+        login: Login::new(credential, &user),
+        changes: identity.accounts().changes().subscribe(),
+        identity,
+    };
     let inspector = match params.inspect {
         Some(1) if !user.role.is_admin() => {
             let refusal = json!({"error": "admin role required to inspect"});
@@ -68,7 +93,7 @@ pub async fn upgrade(
         // attempt, once per turn of the client's loop; pongs and close frames
         // are small (larger messages are still read whole).
         .read_buffer_size(512)
-        .on_upgrade(move |socket| serve(socket, hub, params.last_seq, inspector))
+        .on_upgrade(move |socket| serve(socket, hub, login, params.last_seq, inspector))
 }
 
 /// Counts the client while it is connected.
@@ -86,6 +111,38 @@ type Ending = Option<(u16, &'static str)>;
 
 const SHUTTING_DOWN: Ending = Some((CLOSE_GOING_AWAY, "server shutting down"));
 const FELL_BEHIND: Ending = Some((CLOSE_SLOW_CONSUMER, "slow consumer: fell too far behind"));
+const LOGGED_OUT: Ending = Some((CLOSE_LOGGED_OUT, "login ended"));
+
+/// A socket's login, and the announced changes that may end it.
+struct Watched {
+    identity: Identity,
+    login: Login,
+    changes: broadcast::Receiver<AuthChange>,
+}
+
+impl Watched {
+    /// Waits for a change that concerns this login; `Ended` or `Recheck`.
+    async fn next_concern(&mut self) -> Concern {
+        loop {
+            match self.changes.recv().await {
+                Ok(change) => match Identity::concern(&self.login, &change) {
+                    Concern::Unrelated => continue,
+                    concern => return concern,
+                },
+                Err(RecvError::Lagged(_)) => return Concern::Recheck,
+                // Only when the accounts are gone, i.e. never while serving.
+                Err(RecvError::Closed) => std::future::pending().await,
+            }
+        }
+    }
+
+    async fn check(&self) -> Result<(), Ending> {
+        match self.identity.still_valid(&self.login).await {
+            true => Ok(()),
+            false => Err(LOGGED_OUT),
+        }
+    }
+}
 
 /// Writes `messages` with one flush, so frames that queued up while the
 /// client was busy leave together. Each message (and the flush) gets
@@ -135,12 +192,13 @@ const MAX_FRAMES_PER_WRITE: usize = 64;
 async fn serve(
     mut socket: WebSocket,
     hub: Arc<Hub>,
+    login: Watched,
     last_seq: Option<u64>,
     inspector: Option<Arc<Inspector>>,
 ) {
     hub.stats.clients.fetch_add(1, Ordering::Relaxed);
     let _connected = Connected(&hub);
-    let Err(ending) = run(&mut socket, &hub, last_seq, inspector).await;
+    let Err(ending) = run(&mut socket, &hub, login, last_seq, inspector).await;
     if let Some((code, reason)) = ending {
         if code == CLOSE_SLOW_CONSUMER {
             hub.stats.slow_disconnects.fetch_add(1, Ordering::Relaxed);
@@ -153,6 +211,7 @@ async fn serve(
 async fn run(
     socket: &mut WebSocket,
     hub: &Hub,
+    mut login: Watched,
     last_seq: Option<u64>,
     inspector: Option<Arc<Inspector>>,
 ) -> Result<Infallible, Ending> {
@@ -181,11 +240,18 @@ async fn run(
     tokio::pin!(shutdown);
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.reset();
+    let mut recheck = tokio::time::interval(RECHECK_LOGIN_EVERY);
+    recheck.reset();
     let mut awaiting_pong = false;
     let mut batch = Vec::with_capacity(MAX_FRAMES_PER_WRITE);
     loop {
         tokio::select! {
             _ = &mut shutdown => return Err(SHUTTING_DOWN),
+            concern = login.next_concern() => match concern {
+                Concern::Ended => return Err(LOGGED_OUT),
+                _ => login.check().await?,
+            },
+            _ = recheck.tick() => login.check().await?,
             frame = frames.recv() => {
                 batch.push(received(frame)?);
                 // Whatever else is already waiting goes in the same write.

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 pub mod browser;
+pub mod login;
 pub mod massive;
 pub mod postgres;
 pub mod proxy;
@@ -281,8 +282,13 @@ pub struct ChannelListener {
 
 impl ChannelListener {
     pub async fn start(redis: &RedisServer, channel: &str) -> Self {
+        Self::start_at(&redis.url(), channel).await
+    }
+
+    /// On the Redis at `url`.
+    pub async fn start_at(url: &str, channel: &str) -> Self {
         use futures_util::StreamExt;
-        let client = redis::Client::open(redis.url()).expect("redis url");
+        let client = redis::Client::open(url).expect("redis url");
         let mut pubsub = client.get_async_pubsub().await.expect("pubsub");
         pubsub.subscribe(channel).await.expect("SUBSCRIBE");
         let received: Arc<parking_lot::Mutex<Vec<String>>> = Arc::default();

@@ -203,7 +203,8 @@ async fn expect_status(stream: &mut Stream, wanted: &str, queue: &TickQueue) -> 
             }
             Some(Ok(_)) => continue,
         };
-        let (events, _) = protocol::parse_frame(&text, DataSource::Massive);
+        // Before the subscription nothing but status is expected.
+        let (events, _) = protocol::parse_frame(&text, DataSource::Massive, chrono::Utc::now());
         let mut found = false;
         for event in events {
             match event {
@@ -260,7 +261,8 @@ async fn read_loop(
                 if let Some(recorder) = recorder {
                     recorder.record(text.as_str());
                 }
-                let (events, _) = protocol::parse_frame(&text, DataSource::Massive);
+                let (events, refused) = protocol::parse_frame(&text, DataSource::Massive, chrono::Utc::now());
+                queue.stats().count_refused(&refused);
                 for event in events {
                     match event {
                         ServerEvent::Tick(tick) => queue.push(tick),

@@ -6,8 +6,12 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use chrono::{DateTime, Utc};
+
 use crate::feed::DataSource;
-use crate::feed::tick::{Aggregate, Quote, Tick};
+use crate::feed::tick::{
+    Aggregate, Quote, Refusal, Tick, check_price, check_size, check_symbol, check_time_ms,
+};
 
 /// One message of the client, serialised as Massive expects it.
 pub fn auth(key: &str) -> String {
@@ -88,81 +92,118 @@ enum Wire {
     Unknown,
 }
 
-fn size(x: Option<f64>) -> u64 {
-    x.filter(|v| v.is_finite() && *v > 0.0)
-        .map_or(0, |v| v.round() as u64)
-}
-
-/// Decodes one text frame. Elements that are not events TickStock knows, or
-/// that are malformed, are skipped and counted in the returned `skipped`.
-pub fn parse_frame(text: &str, source: DataSource) -> (Vec<ServerEvent>, usize) {
+/// Decodes one text frame. Events TickStock does not know are ignored; an
+/// element that is malformed or holds values that make no sense is refused
+/// with its reason, and the rest of the frame is kept. Times are checked
+/// against `now` (a replay passes the time the frame was recorded).
+pub fn parse_frame(
+    text: &str,
+    source: DataSource,
+    now: DateTime<Utc>,
+) -> (Vec<ServerEvent>, Vec<Refusal>) {
     let elements: Vec<&RawValue> = match serde_json::from_str::<Vec<&RawValue>>(text) {
         Ok(elements) => elements,
         // A single object instead of an array: treat it as a batch of one.
         Err(_) => match serde_json::from_str::<&RawValue>(text) {
             Ok(single) => vec![single],
-            Err(_) => return (Vec::new(), 1),
+            Err(_) => return (Vec::new(), vec![Refusal::Malformed]),
         },
     };
     let mut events = Vec::with_capacity(elements.len());
-    let mut skipped = 0;
+    let mut refused = Vec::new();
     for element in elements {
-        let event = match serde_json::from_str::<Wire>(element.get()) {
-            Ok(Wire::Trade { sym, p, s, t }) => {
-                ServerEvent::Tick(Tick::new(sym, p, size(s), t / 1000.0, source))
-            }
-            Ok(Wire::Quote {
-                sym,
-                bp,
-                ap,
-                bs,
-                ask_size,
-                t,
-            }) => {
-                let mut tick = Tick::new(sym, (bp + ap) / 2.0, 0, t / 1000.0, source);
-                tick.quote = Some(Quote {
-                    bid: bp,
-                    ask: ap,
-                    bid_size: size(bs),
-                    ask_size: size(ask_size),
-                });
-                ServerEvent::Tick(tick)
-            }
-            Ok(Wire::Aggregate {
-                sym,
-                o,
-                h,
-                l,
-                c,
-                v,
-                vw,
-                e,
-            }) => {
-                let mut tick = Tick::new(sym, c, size(v), e / 1000.0, source);
-                tick.aggregate = Some(Aggregate {
-                    open: o,
-                    high: h,
-                    low: l,
-                    close: c,
-                    vwap: vw,
-                });
-                ServerEvent::Tick(tick)
-            }
-            Ok(Wire::Status { status, message }) => ServerEvent::Status { status, message },
+        let wire = match serde_json::from_str::<Wire>(element.get()) {
             Ok(Wire::Unknown) => continue,
+            Ok(wire) => wire,
             Err(_) => {
-                skipped += 1;
+                refused.push(Refusal::Malformed);
                 continue;
             }
         };
-        events.push(event);
+        match event(wire, source, now) {
+            Ok(event) => events.push(event),
+            Err(refusal) => refused.push(refusal),
+        }
     }
-    (events, skipped)
+    (events, refused)
+}
+
+fn event(wire: Wire, source: DataSource, now: DateTime<Utc>) -> Result<ServerEvent, Refusal> {
+    let tick = match wire {
+        Wire::Trade { sym, p, s, t } => {
+            check_symbol(&sym)?;
+            Tick::new(
+                sym,
+                check_price(p)?,
+                check_size(s)?,
+                check_time_ms(t, now)?,
+                source,
+            )
+        }
+        Wire::Quote {
+            sym,
+            bp,
+            ap,
+            bs,
+            ask_size,
+            t,
+        } => {
+            check_symbol(&sym)?;
+            let (bid, ask) = (check_price(bp)?, check_price(ap)?);
+            let mut tick = Tick::new(sym, (bid + ask) / 2.0, 0, check_time_ms(t, now)?, source);
+            tick.quote = Some(Quote {
+                bid,
+                ask,
+                bid_size: check_size(bs)?,
+                ask_size: check_size(ask_size)?,
+            });
+            tick
+        }
+        Wire::Aggregate {
+            sym,
+            o,
+            h,
+            l,
+            c,
+            v,
+            vw,
+            e,
+        } => {
+            check_symbol(&sym)?;
+            let (open, high, low, close) = (
+                check_price(o)?,
+                check_price(h)?,
+                check_price(l)?,
+                check_price(c)?,
+            );
+            if high < low {
+                return Err(Refusal::Range);
+            }
+            let vwap = vw.map(check_price).transpose()?;
+            let mut tick = Tick::new(sym, close, check_size(v)?, check_time_ms(e, now)?, source);
+            tick.aggregate = Some(Aggregate {
+                open,
+                high,
+                low,
+                close,
+                vwap,
+            });
+            tick
+        }
+        Wire::Status { status, message } => return Ok(ServerEvent::Status { status, message }),
+        Wire::Unknown => return Err(Refusal::Malformed),
+    };
+    Ok(ServerEvent::Tick(tick))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The time of the frames below.
+    fn then() -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(1_759_850_000_500).unwrap()
+    }
 
     #[test]
     fn trades_quotes_and_aggregates_become_ticks() {
@@ -173,8 +214,8 @@ mod tests {
             {"ev":"XA","pair":"BTC-USD"},
             {"ev":"T","sym":"BAD"}
         ]"#;
-        let (events, skipped) = parse_frame(frame, DataSource::Massive);
-        assert_eq!(skipped, 1);
+        let (events, refused) = parse_frame(frame, DataSource::Massive, then());
+        assert_eq!(refused, [Refusal::Malformed]);
         let ServerEvent::Tick(trade) = &events[0] else {
             panic!()
         };
@@ -202,6 +243,7 @@ mod tests {
         let (events, _) = parse_frame(
             r#"[{"ev":"status","status":"auth_success","message":"authenticated"}]"#,
             DataSource::Massive,
+            then(),
         );
         assert_eq!(
             events,
@@ -211,9 +253,111 @@ mod tests {
             }]
         );
         assert_eq!(
-            parse_frame("not json", DataSource::Massive),
-            (Vec::new(), 1)
+            parse_frame("not json", DataSource::Massive, then()),
+            (Vec::new(), vec![Refusal::Malformed])
         );
+    }
+
+    /// One good trade around each hostile element: the hostile one is
+    /// refused with its reason, the good ones are kept, nothing panics.
+    #[test]
+    fn hostile_values_are_refused_by_class_and_the_rest_of_the_frame_kept() {
+        let t = 1_759_850_000_123_i64;
+        let trade = |sym: &str, p: &str, s: &str, t: &str| {
+            format!(r#"{{"ev":"T","sym":{sym},"p":{p},"s":{s},"t":{t}}}"#)
+        };
+        let aggregate = |o: &str, h: &str, l: &str, c: &str| {
+            format!(r#"{{"ev":"AM","sym":"NVDA","o":{o},"h":{h},"l":{l},"c":{c},"v":10,"e":{t}}}"#)
+        };
+        let day = 86_400_000_i64;
+        let classes = [
+            (
+                Refusal::Price,
+                trade(r#""A""#, "-227.41", "1", &t.to_string()),
+            ),
+            (Refusal::Price, trade(r#""A""#, "0", "1", &t.to_string())),
+            (
+                Refusal::Price,
+                trade(r#""A""#, "1e300", "1", &t.to_string()),
+            ),
+            (
+                Refusal::Malformed,
+                trade(r#""A""#, "1e400", "1", &t.to_string()),
+            ),
+            (
+                Refusal::Malformed,
+                trade(r#""A""#, r#""NaN""#, "1", &t.to_string()),
+            ),
+            (Refusal::Size, trade(r#""A""#, "1", "-300", &t.to_string())),
+            (Refusal::Size, trade(r#""A""#, "1", "1e19", &t.to_string())),
+            (
+                Refusal::Size,
+                trade(r#""A""#, "1", "18446744073709551616", &t.to_string()),
+            ),
+            (
+                Refusal::Timestamp,
+                trade(r#""A""#, "1", "1", &(t - 2 * day).to_string()),
+            ),
+            (
+                Refusal::Timestamp,
+                trade(r#""A""#, "1", "1", &(t + day).to_string()),
+            ),
+            (
+                Refusal::Timestamp,
+                trade(r#""A""#, "1", "1", "-62135596800000"),
+            ),
+            (
+                Refusal::Timestamp,
+                trade(r#""A""#, "1", "1", "3155695200000000"),
+            ),
+            (Refusal::Timestamp, trade(r#""A""#, "1", "1", "1e300")),
+            (
+                Refusal::Symbol,
+                trade(r#""AA\u0000PL""#, "1", "1", &t.to_string()),
+            ),
+            (
+                Refusal::Symbol,
+                trade(r#""AA\nPL""#, "1", "1", &t.to_string()),
+            ),
+            (Refusal::Symbol, trade(r#""""#, "1", "1", &t.to_string())),
+            (
+                Refusal::Symbol,
+                trade(r#""<img src=x>""#, "1", "1", &t.to_string()),
+            ),
+            (
+                Refusal::Symbol,
+                trade(
+                    &format!(r#""{}""#, "A".repeat(100)),
+                    "1",
+                    "1",
+                    &t.to_string(),
+                ),
+            ),
+            (Refusal::Malformed, trade("42", "1", "1", &t.to_string())),
+            (Refusal::Range, aggregate("10", "9", "11", "10")),
+            (Refusal::Price, aggregate("10", "12", "-1", "10")),
+            (
+                Refusal::Price,
+                format!(r#"{{"ev":"Q","sym":"A","bp":0,"ap":1,"bs":1,"as":1,"t":{t}}}"#),
+            ),
+            (
+                Refusal::Size,
+                format!(r#"{{"ev":"Q","sym":"A","bp":1,"ap":1.1,"bs":-5,"as":1,"t":{t}}}"#),
+            ),
+        ];
+        let good = trade(r#""AAPL""#, "227.41", "300", &t.to_string());
+        for (reason, hostile) in &classes {
+            let frame = format!("[{good},{hostile},{good}]");
+            let (events, refused) = parse_frame(&frame, DataSource::Massive, then());
+            assert_eq!(refused, [*reason], "{hostile}");
+            assert_eq!(events.len(), 2, "{hostile}");
+            assert!(
+                events
+                    .iter()
+                    .all(|e| matches!(e, ServerEvent::Tick(t) if t.symbol == "AAPL")),
+                "{hostile}"
+            );
+        }
     }
 
     #[test]
