@@ -100,7 +100,8 @@ impl Application {
             session_backend.clone(),
             config.allowed_origins.0.clone(),
         );
-        {
+        // Other replicas announce their logouts and revocations through Redis.
+        if matches!(bus, Bus::Redis(_)) {
             let (identity, bus, stop) = (identity.clone(), bus.clone(), shutdown.clone());
             supervisor.spawn(
                 "auth_changes",

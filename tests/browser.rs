@@ -57,8 +57,16 @@ async fn events_on_redis_appear_on_the_dashboard_and_html_stays_text() {
     );
     assert_eq!(status["health"]["data_flow"]["ticks_per_second"], 18.2);
 
-    let hostile = json!({"type": "streaming_pattern", "detection": {"symbol": "<img src=x onerror=alert(1)>",
-        "pattern_type": "<script>document.title='pwned'</script>", "confidence": 0.91, "timestamp": "2025-10-07T19:30:00Z"}});
+    // A symbol that is not a ticker is refused at decode; HTML in a name
+    // passes through and must stay text on the page.
+    let not_a_ticker = json!({"type": "streaming_pattern", "detection": {"symbol": "<img src=x onerror=alert(1)>",
+        "pattern_type": "Hammer", "confidence": 0.91, "timestamp": "2025-10-07T19:30:00Z"}});
+    redis_pub
+        .publish("tickstock:patterns:streaming", not_a_ticker.to_string())
+        .await;
+    let hostile = json!({"type": "streaming_pattern", "detection": {"symbol": "AMD",
+        "pattern_type": "<script>document.title='pwned'</script><img src=x onerror=alert(1)>", "confidence": 0.91,
+        "timestamp": "2025-10-07T19:30:00Z"}});
     redis_pub
         .publish("tickstock:patterns:streaming", hostile.to_string())
         .await;
@@ -69,7 +77,7 @@ async fn events_on_redis_appear_on_the_dashboard_and_html_stays_text() {
         .await;
     wait_for("both pattern rows", WAIT, || async {
         let rows = text_of(&browser, "#patterns").await?;
-        (rows.contains("<IMG SRC=X ONERROR=ALERT(1)>") && rows.contains("NVDA")).then_some(())
+        (rows.contains("<img src=x onerror=alert(1)>") && rows.contains("NVDA")).then_some(())
     })
     .await;
     let rows = text_of(&browser, "#patterns").await.unwrap();
@@ -78,6 +86,10 @@ async fn events_on_redis_appear_on_the_dashboard_and_html_stays_text() {
         "{rows}"
     );
     assert!(rows.contains("85% ★"), "high confidence is marked: {rows}");
+    assert!(
+        !rows.contains("Hammer"),
+        "a symbol that is not a ticker is refused: {rows}"
+    );
     assert!(
         browser
             .find_all(Locator::Css("#patterns img, #patterns script"))

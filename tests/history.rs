@@ -66,7 +66,7 @@ fn events(base: DateTime<Utc>) -> Vec<(&'static str, Value)> {
     let pattern = |name: &str, seconds: i64, confidence: f64| {
         json!({"symbol": "nvda", "pattern_type": name, "confidence": confidence,
             "timestamp": at(seconds), "timeframe": "1min",
-            "bar_data": {"open": 1.005, "high": 125.755, "low": "125.45", "close": 125.5, "volume": 250000.0},
+            "bar_data": {"open": 125.504, "high": 125.755, "low": "125.45", "close": 125.5, "volume": 250000.0},
             "metadata": {"session_id": "pl-morning", "threshold": 70.0, "tiny": 0.0000001, "nested": {"b": 1, "a": [true, null]}}})
     };
     let batch = json!({"type": "streaming_patterns_batch", "patterns": [
@@ -227,7 +227,7 @@ async fn the_memory_store_and_postgres_answer_the_same_json() {
         ["Hammer", "Engulfing", "Doji", "doji", "Évening Star"]
     );
     assert_eq!(patterns["patterns"][2]["confidence"], 0.86);
-    assert_eq!(patterns["patterns"][2]["bar_open"], 1.0);
+    assert_eq!(patterns["patterns"][2]["bar_open"], 125.5);
     let (_, sessions) = postgres.get("/streaming/api/sessions").await;
     let universes: Vec<&str> = sessions["sessions"]
         .as_array()

@@ -419,7 +419,7 @@ fn hostile_cases(now: DateTime<Utc>) -> Vec<Case> {
         case(
             Health,
             "health.resource_usage.cpu_percent",
-            json!(5000),
+            json!(1e6),
             "resource_usage.cpu_percent",
             OutOfRange,
         ),

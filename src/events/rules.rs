@@ -213,9 +213,10 @@ pub const MAX_COUNT: i64 = i32::MAX as i64;
 pub const MAX_PRICE: f64 = 9_999_999_999.99;
 /// Ticks per second: what `DECIMAL(10,2)` holds.
 pub const MAX_TICKS_PER_SECOND: f64 = 99_999_999.99;
-/// CPU percent: 0 to 100 of the machine in seed 004, more for a process on
-/// several cores; beyond `DECIMAL(5,2)` it is no measurement.
-pub const MAX_CPU_PERCENT: f64 = 999.99;
+/// CPU percent: 0 to 100 of the machine in seed 004, up to 100 per core for a
+/// process on several cores (a thousand cores at most). The history's
+/// `DECIMAL(5,2)` column records NULL beyond 999.99; the live view keeps it.
+pub const MAX_CPU_PERCENT: f64 = 100_000.0;
 /// Bars per minute, lag in milliseconds (24 days), memory in MB:
 /// PostgreSQL's `INTEGER`.
 pub const MAX_MEASURE: f64 = i32::MAX as f64;

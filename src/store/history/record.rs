@@ -514,20 +514,35 @@ mod tests {
 
     #[test]
     fn a_number_beyond_its_column_is_null_where_optional_and_rejects_its_row_where_required() {
+        // Decoded from fitting values, then pushed beyond their columns: the
+        // decoder refuses such values, the recorder stands on its own.
         let pattern = |confidence: f64, open: f64| {
-            records(
+            let mut records = records(
                 Channel::PatternsStreaming,
                 serde_json::json!({"detection": {"symbol": "AAPL", "pattern_type": "Doji",
                     "confidence": confidence, "timestamp": "2025-10-05T10:15:00Z",
-                    "bar_data": {"open": open, "close": 99.5}}}),
-            )
+                    "bar_data": {"open": 99.0, "close": 99.5}}}),
+            );
+            if let Some(Record::Pattern(p)) = records.first_mut()
+                && let Some(bar) = p.bar_data.as_mut()
+            {
+                bar.open = Some(open);
+            }
+            records
         };
-        let health = records(
+        let mut health = records(
             Channel::Health,
             serde_json::json!({"health": {"status": "healthy", "timestamp": "2025-10-05T10:15:00Z",
-                "active_symbols": 3_000_000_000i64, "ticks_per_second": 1e8, "cpu_percent": 1000.0,
-                "memory_usage_mb": 3e9, "data_flow": {"processing_lag_ms": 3e9, "bars_per_minute": 480}}}),
+                "active_symbols": 3, "data_flow": {"bars_per_minute": 480}}}),
         );
+        let Some(Record::Health(h)) = health.first_mut() else {
+            panic!("a health record");
+        };
+        h.active_symbols = Some(3_000_000_000);
+        (h.ticks_per_second, h.data_flow.ticks_per_second) = (Some(1e8), Some(1e8));
+        (h.cpu_percent, h.resource_usage.cpu_percent) = (Some(1000.0), Some(1000.0));
+        (h.memory_usage_mb, h.resource_usage.memory_mb) = (Some(3e9), Some(3e9));
+        h.data_flow.processing_lag_ms = Some(3e9);
         let batch = Batch::new(&[pattern(0.5, 1e10), health].concat());
         assert!(batch.rejected.is_empty(), "{:?}", batch.rejected);
         assert_eq!(batch.patterns[0].bar_open, None);
