@@ -69,7 +69,7 @@ struct Size {
 impl Size {
     fn named(name: &str) -> Option<Self> {
         let (messages, marker_every, redis_restarts, redis_down_ms) = match name {
-            "tiny" => (5_000, 50, 2, 300),
+            "tiny" => (60_000, 50, 2, 300),
             "medium" => (100_000, 100, 3, 1_000),
             "full" => (1_000_000, 100, 10, 1_000),
             _ => return None,

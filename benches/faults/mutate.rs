@@ -127,7 +127,7 @@ fn channel_of(message: &Value) -> Option<&'static str> {
 }
 
 /// The mutation classes, each named in the run's report.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Mutation {
     /// The sweep: each leaf of each example in turn set to each `SHARP` value.
     LeafSweep,
@@ -508,10 +508,10 @@ impl Mutator {
         let mut seen = 0;
         visit_objects(tree, &mut |object| {
             if !object.is_empty() {
-                if seen == target {
-                    if let Some(key) = object.keys().nth(index % object.len()).cloned() {
-                        object.remove(&key);
-                    }
+                if seen == target
+                    && let Some(key) = object.keys().nth(index % object.len()).cloned()
+                {
+                    object.remove(&key);
                 }
                 seen += 1;
             }

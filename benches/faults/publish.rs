@@ -52,10 +52,7 @@ pub struct Markers {
 impl Markers {
     fn new() -> Self {
         Self {
-            base: Utc::now()
-                .with_timezone(&Utc)
-                .checked_sub_signed(TimeDelta::seconds(1))
-                .unwrap_or_else(Utc::now),
+            base: Utc::now(),
             next: 0,
             critical: BTreeSet::new(),
             patterns: BTreeSet::new(),
@@ -68,7 +65,7 @@ impl Markers {
     pub fn next(&mut self) -> (u64, &'static str, String) {
         let n = self.next;
         self.next += 1;
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             let message = serde_json::json!({
                 "type": "critical_alert",
                 "alert": {
@@ -100,7 +97,7 @@ impl Markers {
     }
 
     fn delivered(&mut self, n: u64) {
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             self.critical.insert(n);
         } else {
             self.patterns.insert(n);
@@ -156,7 +153,7 @@ impl Publisher {
         let mut pipe = redis::pipe();
         let mut items = Vec::with_capacity(CHUNK + 1);
         for _ in 0..(CHUNK as u64).min(left) {
-            if (self.sent + items.len() as u64) % self.marker_every == 0 {
+            if (self.sent + items.len() as u64).is_multiple_of(self.marker_every) {
                 let (n, channel, message) = self.markers.next();
                 pipe.cmd("PUBLISH").arg(channel).arg(message);
                 items.push(Item::Marker(n));
@@ -164,9 +161,7 @@ impl Publisher {
             let hostile = self.mutator.next_message();
             let class = MUTATIONS
                 .iter()
-                .position(|m| {
-                    std::mem::discriminant(m) == std::mem::discriminant(&hostile.mutation)
-                })
+                .position(|m| *m == hostile.mutation)
                 .unwrap_or(0);
             self.bytes += hostile.payload.len() as u64;
             pipe.cmd("PUBLISH")
