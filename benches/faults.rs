@@ -90,7 +90,7 @@ impl Size {
             massive_drops,
             ws_clients,
             logins,
-            events_timeout: Duration::from_secs(if name == "tiny" { 15 } else { 30 }),
+            events_timeout: Duration::from_secs(if name == "tiny" { 10 } else { 30 }),
             seed: 4,
         })
     }
@@ -156,6 +156,13 @@ impl FaultRecord {
 
     fn outcome(&mut self, recovery: Option<Duration>) {
         self.times += 1;
+        // Progress, for the long sizes.
+        println!(
+            "faults: {} #{}: events after it {}",
+            self.fault,
+            self.times,
+            recovery.map_or("NOT counted".into(), |took| format!("within {}", ms(took)))
+        );
         if let Some(took) = recovery {
             self.recovered += 1;
             self.slowest = Some(self.slowest.map_or(took, |s| s.max(took)));
