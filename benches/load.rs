@@ -484,9 +484,11 @@ where
 /// sent now.
 fn indicator_data(n: u64) -> String {
     format!(
-        r#"{{"symbol":"S{}","indicator":"RSI","value":{}.5,"timestamp":"2025-10-05T10:15:00.000Z","metadata":{{}},"sent_us":{}}}"#,
+        r#"{{"symbol":"S{}","indicator":"RSI","value":{}.5,"timestamp":{},"metadata":{{}},"sent_us":{}}}"#,
         n % 500,
         n % 100,
+        // Within the decoder's window of plausible times.
+        chrono::Utc::now().timestamp(),
         now_micros()
     )
 }

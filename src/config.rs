@@ -320,6 +320,18 @@ pub struct Config {
     )]
     pub massive_read_timeout_seconds: u64,
 
+    /// Longest wait, in seconds, between reconnects to Massive after repeated
+    /// losses (the wait doubles from 0.5 s up to it, with jitter).
+    #[arg(
+        long,
+        global = true,
+        env = "MASSIVE_RECONNECT_MAX_SECONDS",
+        value_name = "MASSIVE_RECONNECT_MAX_SECONDS",
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    pub massive_reconnect_max_seconds: u64,
+
     /// Seconds the Massive feed may be down before a critical alert is published.
     #[arg(
         long,
@@ -519,6 +531,7 @@ impl Config {
                     api_key,
                     subscriptions,
                     read_timeout: Duration::from_secs(self.massive_read_timeout_seconds),
+                    reconnect_cap: Duration::from_secs(self.massive_reconnect_max_seconds),
                     connector,
                     record_file: self.massive_record_file.clone(),
                 }))

@@ -190,6 +190,10 @@ impl Rig {
             .env("DATA_SOURCE", "massive")
             .env("MASSIVE_API_KEY", "faults-key")
             .env("MASSIVE_WS_URL", &massive.url)
+            // The run drops the socket as soon as ticks flow: with the default
+            // 60 s cap, 100 drops would take an hour of waiting. Same doubling
+            // backoff, a lower ceiling.
+            .env("MASSIVE_RECONNECT_MAX_SECONDS", "2")
             .env("TICKSTOCK_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())

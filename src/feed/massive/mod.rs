@@ -28,7 +28,6 @@ use crate::forward::TickQueue;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 const RECONNECT_BASE: Duration = Duration::from_millis(500);
-const RECONNECT_CAP: Duration = Duration::from_secs(60);
 /// Another client took the key: wait at least this long instead of fighting it.
 const MAX_CONNECTIONS_BACKOFF: Duration = Duration::from_secs(60);
 /// A connection that lived this long resets the backoff.
@@ -42,6 +41,8 @@ pub struct MassiveSettings {
     pub subscriptions: Vec<String>,
     /// No frame (data or pong) for this long means the socket is dead.
     pub read_timeout: Duration,
+    /// The longest wait between reconnects (`MASSIVE_RECONNECT_MAX_SECONDS`).
+    pub reconnect_cap: Duration,
     pub connector: Connector,
     pub record_file: Option<PathBuf>,
 }
@@ -76,7 +77,7 @@ pub async fn run(settings: MassiveSettings, queue: Arc<TickQueue>, shutdown: Can
         .record_file
         .as_ref()
         .map(|path| Recorder::start(path.clone()));
-    let mut backoff = Backoff::new(RECONNECT_BASE, RECONNECT_CAP);
+    let mut backoff = Backoff::new(RECONNECT_BASE, settings.reconnect_cap.max(RECONNECT_BASE));
     loop {
         stats.set_state(FeedState::Connecting);
         let started = Instant::now();
