@@ -1,7 +1,7 @@
 //! Three real `tickstock` processes on one Redis and one PostgreSQL: one feed
 //! owner; the same status on all three; a login made through one is valid
-//! on the others; a token revoked through one (the CLI) closes its sockets
-//! on all three with 4401 within 5 s.
+//! on the others; failed logins lock a name on all three; a token revoked
+//! through one (the CLI) closes its sockets on all three with 4401 within 5 s.
 
 mod common;
 
@@ -33,6 +33,7 @@ fn tickstock(redis: &RedisServer, db: &TestDatabase) -> Command {
         .env("TICKSTOCK_ADMIN_PASSWORD", TEST_ADMIN_PASSWORD)
         .env("DATA_SOURCE", "synthetic")
         .env("SYNTHETIC_TICKS_PER_SECOND", "5")
+        .env("LOGIN_MAX_FAILURES", "3")
         .env("RUST_LOG", "warn");
     command
 }
@@ -156,6 +157,18 @@ async fn three_replicas_share_the_feed_the_status_the_logins_and_revocations() {
     for replica in &replicas[1..] {
         let elsewhere = browser.same_cookies_to(&replica.base_url);
         assert_eq!(elsewhere.get("/streaming/api/status").await.status(), 200);
+    }
+
+    // One failure through each replica locks the name on every one.
+    for replica in &replicas {
+        let attempt = Browser::new(&replica.base_url);
+        let status = attempt.try_sign_in("mallory", "not-the-password").await;
+        assert_eq!(status, 401, "a failure counted by {}", replica.base_url);
+    }
+    for replica in &replicas {
+        let attempt = Browser::new(&replica.base_url);
+        let status = attempt.try_sign_in("mallory", "not-the-password").await;
+        assert_eq!(status, 429, "locked on {}", replica.base_url);
     }
 
     // A revocation through the CLI closes the token's sockets on all three.

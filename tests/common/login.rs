@@ -55,9 +55,13 @@ impl Browser {
 
     /// Signs in; panics unless the login is accepted.
     pub async fn sign_in(&self, username: &str, password: &str) {
+        assert_eq!(self.try_sign_in(username, password).await, 303, "signed in");
+    }
+
+    /// Submits the login form; the answer's status (303 when accepted).
+    pub async fn try_sign_in(&self, username: &str, password: &str) -> reqwest::StatusCode {
         let html = self.text("/login").await;
-        let response = self
-            .client
+        self.client
             .post(format!("{}/login", self.base_url))
             .form(&[
                 ("username", username),
@@ -67,8 +71,8 @@ impl Browser {
             ])
             .send()
             .await
-            .expect("POST /login");
-        assert_eq!(response.status(), 303, "signed in");
+            .expect("POST /login")
+            .status()
     }
 
     pub async fn logout(&self) {
