@@ -205,7 +205,15 @@ async fn events_after(
 async fn publish_all(publisher: Shared, progress: Arc<Progress>, redis_url: String, total: u64) {
     let mut waited_out = [false; 2];
     loop {
-        let mut publisher = publisher.lock().await;
+        let waiting_since = Instant::now();
+        let mut publisher = loop {
+            let mut publisher = publisher.lock().await;
+            if publisher.caught_up(&progress, &mut waited_out, waiting_since) {
+                break publisher;
+            }
+            drop(publisher);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
         let left = total.saturating_sub(publisher.sent);
         if left == 0 {
             return;
@@ -218,9 +226,6 @@ async fn publish_all(publisher: Shared, progress: Arc<Progress>, redis_url: Stri
                 continue;
             }
         }
-        publisher
-            .wait_for_consumer(&progress, &mut waited_out)
-            .await;
         let _ = publisher.publish_chunk(left).await;
         progress.published.store(publisher.sent, Ordering::Relaxed);
     }

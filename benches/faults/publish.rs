@@ -230,39 +230,44 @@ impl Publisher {
         }
     }
 
-    /// Waits while TickStock is too far behind, up to `catch_up_limit`; a
-    /// wait that runs out is reported and not repeated for that reason.
-    pub async fn wait_for_consumer(&mut self, progress: &Progress, waited_out: &mut [bool; 2]) {
-        let start = Instant::now();
-        loop {
-            let behind = self
-                .total_delivered()
-                .saturating_sub(progress.consumed.load(Ordering::Relaxed));
-            let pending = progress.pending_rows.load(Ordering::Relaxed);
-            let reasons = [
-                (!waited_out[0] && behind > MAX_AHEAD)
-                    .then(|| format!("subscriber {behind} messages behind")),
-                (!waited_out[1] && pending > MAX_PENDING_ROWS)
-                    .then(|| format!("recorder holding {pending} rows")),
-            ];
-            if reasons.iter().all(Option::is_none) {
-                return;
-            }
-            if start.elapsed() > self.catch_up_limit {
-                for (i, reason) in reasons.into_iter().enumerate() {
-                    if let Some(reason) = reason {
-                        waited_out[i] = true;
-                        self.gave_up_waiting.push(format!(
-                            "after {} messages: {reason} for {}s; publishing on regardless",
-                            self.sent,
-                            self.catch_up_limit.as_secs()
-                        ));
-                    }
-                }
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+    /// Whether TickStock has caught up enough to publish on; false while it is
+    /// too far behind, for up to `catch_up_limit` since `waiting_since`. A wait
+    /// that runs out is reported and not repeated for that reason. Asked
+    /// again and again without holding the publisher, so the fault driver can
+    /// use it meanwhile (to publish a marker during a cut, say).
+    pub fn caught_up(
+        &mut self,
+        progress: &Progress,
+        waited_out: &mut [bool; 2],
+        waiting_since: Instant,
+    ) -> bool {
+        let behind = self
+            .total_delivered()
+            .saturating_sub(progress.consumed.load(Ordering::Relaxed));
+        let pending = progress.pending_rows.load(Ordering::Relaxed);
+        let reasons = [
+            (!waited_out[0] && behind > MAX_AHEAD)
+                .then(|| format!("subscriber {behind} messages behind")),
+            (!waited_out[1] && pending > MAX_PENDING_ROWS)
+                .then(|| format!("recorder holding {pending} rows")),
+        ];
+        if reasons.iter().all(Option::is_none) {
+            return true;
         }
+        if waiting_since.elapsed() <= self.catch_up_limit {
+            return false;
+        }
+        for (i, reason) in reasons.into_iter().enumerate() {
+            if let Some(reason) = reason {
+                waited_out[i] = true;
+                self.gave_up_waiting.push(format!(
+                    "after {} messages: {reason} for {}s; publishing on regardless",
+                    self.sent,
+                    self.catch_up_limit.as_secs()
+                ));
+            }
+        }
+        true
     }
 }
 

@@ -194,6 +194,9 @@ impl Rig {
             // 60 s cap, 100 drops would take an hour of waiting. Same doubling
             // backoff, a lower ceiling.
             .env("MASSIVE_RECONNECT_MAX_SECONDS", "2")
+            // The seed examples are dated 2025: a century of accepted age lets
+            // their mutations reach every rule instead of all failing as old.
+            .env("EVENT_MAX_AGE_SECONDS", "3155760000")
             .env("TICKSTOCK_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
