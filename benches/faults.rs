@@ -1017,7 +1017,7 @@ async fn drop_massive(
     if !reconnect_delays.is_empty() {
         reconnect_delays.sort();
         record.notes.push(format!(
-            "reconnected after median {}, max {} (the feed's backoff: 0.5 s doubling to 60 s, full jitter, reset after 60 s up)",
+            "reconnected after median {}, max {} (the feed's backoff: 0.5 s doubling to MASSIVE_RECONNECT_MAX_SECONDS, 2 s here, full jitter)",
             ms(reconnect_delays[reconnect_delays.len() / 2]),
             ms(reconnect_delays[reconnect_delays.len() - 1])
         ));

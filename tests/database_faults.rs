@@ -82,12 +82,7 @@ async fn readyz(base_url: &str) -> (u16, Value) {
 async fn rows_the_database_refuses_are_rejected_alone_and_every_other_row_is_written() {
     let redis = RedisServer::start().await;
     let db = TestDatabase::create().await;
-    let app = TestApp::spawn(Config {
-        redis_url: Some(redis.url()),
-        database_url: Some(db.url.clone()),
-        ..Config::for_tests()
-    })
-    .await;
+    let app = TestApp::with_redis_and_database(&redis, &db).await;
     app.wait_connected().await;
     // A rule of this database's own: any row can be one PostgreSQL refuses
     // (class 23), whatever TickStock checked before.
@@ -453,12 +448,7 @@ async fn with_redis_and_no_database_another_build_shows_the_current_session_with
 async fn a_recorder_that_writes_nothing_while_rows_are_pending_makes_readyz_say_why() {
     let redis = RedisServer::start().await;
     let db = TestDatabase::create().await;
-    let app = TestApp::spawn(Config {
-        redis_url: Some(redis.url()),
-        database_url: Some(db.url.clone()),
-        ..Config::for_tests()
-    })
-    .await;
+    let app = TestApp::with_redis_and_database(&redis, &db).await;
     app.wait_connected().await;
     let mut publisher = redis.publisher().await;
     let pool = db.pool().await;

@@ -38,18 +38,7 @@ impl GatedRedis {
             .spawn()
             .expect("redis-server on PATH");
         let gated = Self { child, port };
-        let client = redis::Client::open(gated.url()).expect("redis url");
-        wait_for("the gated redis-server to answer", WAIT, || {
-            let client = client.clone();
-            async move {
-                let mut conn = client.get_multiplexed_async_connection().await.ok()?;
-                redis::cmd("PING")
-                    .query_async::<String>(&mut conn)
-                    .await
-                    .ok()
-            }
-        })
-        .await;
+        common::wait_answering(&gated.url(), "the gated redis-server to answer").await;
         gated
     }
 

@@ -169,12 +169,7 @@ async fn the_memory_store_and_postgres_answer_the_same_json() {
     let redis = RedisServer::start().await;
     let db = TestDatabase::create().await;
     let embedded = TestApp::with_redis(&redis).await;
-    let postgres = TestApp::spawn(Config {
-        redis_url: Some(redis.url()),
-        database_url: Some(db.url.clone()),
-        ..Config::for_tests()
-    })
-    .await;
+    let postgres = TestApp::with_redis_and_database(&redis, &db).await;
     embedded.wait_connected().await;
     postgres.wait_connected().await;
     let mut publisher = redis.publisher().await;

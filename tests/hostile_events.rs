@@ -899,12 +899,7 @@ async fn the_configured_window_refuses_old_events_and_keeps_current_ones() {
 async fn an_alert_with_a_nul_in_its_text_is_stored_without_it_and_so_is_the_next() {
     let redis = RedisServer::start().await;
     let db = TestDatabase::create().await;
-    let app = TestApp::spawn(Config {
-        redis_url: Some(redis.url()),
-        database_url: Some(db.url.clone()),
-        ..Config::for_tests()
-    })
-    .await;
+    let app = TestApp::with_redis_and_database(&redis, &db).await;
     app.wait_connected().await;
     let mut redis_pub = redis.publisher().await;
     let channel = Channel::CriticalAlerts.name();

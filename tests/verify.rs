@@ -390,12 +390,7 @@ async fn the_simulators_health_shape_a_lacks_exactly_seed_004s_health_groups() {
 async fn the_verify_route_reports_what_the_server_has_received() {
     let redis = RedisServer::start().await;
     let db = TestDatabase::create().await;
-    let app = TestApp::spawn(Config {
-        redis_url: Some(redis.url()),
-        database_url: Some(db.url.clone()),
-        ..Config::for_tests()
-    })
-    .await;
+    let app = TestApp::with_redis_and_database(&redis, &db).await;
     app.wait_connected().await;
     let mut publisher = redis.publisher().await;
     for (channel, message) in broken_mix() {

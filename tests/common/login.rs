@@ -21,17 +21,7 @@ pub fn csrf_of(html: &str) -> String {
 
 impl Browser {
     pub fn new(base_url: &str) -> Self {
-        let jar = Arc::new(Jar::default());
-        let client = reqwest::Client::builder()
-            .cookie_provider(jar.clone())
-            .redirect(Policy::none())
-            .build()
-            .expect("an HTTP client");
-        Self {
-            base_url: base_url.to_owned(),
-            client,
-            jar,
-        }
+        Self::with_jar(base_url, Arc::new(Jar::default()))
     }
 
     /// The same cookies, sent to another server (another replica).
@@ -41,6 +31,10 @@ impl Browser {
         for cookie in self.cookie().split("; ") {
             jar.add_cookie_str(cookie, &url);
         }
+        Self::with_jar(base_url, jar)
+    }
+
+    fn with_jar(base_url: &str, jar: Arc<Jar>) -> Self {
         let client = reqwest::Client::builder()
             .cookie_provider(jar.clone())
             .redirect(Policy::none())

@@ -41,6 +41,22 @@ where
     }
 }
 
+/// Waits until the Redis server at `url` answers PING.
+pub async fn wait_answering(url: &str, what: &str) {
+    let client = redis::Client::open(url).expect("redis url");
+    wait_for(what, WAIT, || {
+        let client = client.clone();
+        async move {
+            let mut conn = client.get_multiplexed_async_connection().await.ok()?;
+            redis::cmd("PING")
+                .query_async::<String>(&mut conn)
+                .await
+                .ok()
+        }
+    })
+    .await;
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -77,18 +93,7 @@ impl RedisServer {
             .spawn()
             .expect("redis-server on PATH (scripts/test installs it)");
         self.child = Some(child);
-        let client = redis::Client::open(self.url()).expect("redis url");
-        wait_for("redis-server to accept connections", WAIT, || {
-            let client = client.clone();
-            async move {
-                let mut conn = client.get_multiplexed_async_connection().await.ok()?;
-                redis::cmd("PING")
-                    .query_async::<String>(&mut conn)
-                    .await
-                    .ok()
-            }
-        })
-        .await;
+        wait_answering(&self.url(), "redis-server to accept connections").await;
     }
 
     /// Kills the server abruptly, as a crash would.
@@ -195,6 +200,16 @@ impl TestApp {
     pub async fn with_redis(redis: &RedisServer) -> Self {
         Self::spawn(Config {
             redis_url: Some(redis.url()),
+            ..Config::for_tests()
+        })
+        .await
+    }
+
+    /// The production shape: a real Redis and a real PostgreSQL database.
+    pub async fn with_redis_and_database(redis: &RedisServer, db: &postgres::TestDatabase) -> Self {
+        Self::spawn(Config {
+            redis_url: Some(redis.url()),
+            database_url: Some(db.url.clone()),
             ..Config::for_tests()
         })
         .await
