@@ -58,24 +58,24 @@ async fn sign_in(
         .unwrap()
 }
 
-fn session_cookie(response: &reqwest::Response) -> Option<String> {
+/// The `Set-Cookie` header of the response that sets cookie `name`.
+fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    let prefix = format!("{name}=");
     response
         .headers()
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("tickstock_session="))
+        .find(|v| v.starts_with(&prefix))
         .map(str::to_owned)
 }
 
+fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    set_cookie(response, "tickstock_session")
+}
+
 fn login_form_cookie(response: &reqwest::Response) -> Option<String> {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("tickstock_login_csrf="))
-        .map(str::to_owned)
+    set_cookie(response, "tickstock_login_csrf")
 }
 
 #[tokio::test]
