@@ -17,7 +17,6 @@ use crate::conformance::Conformance;
 use crate::events::Channel;
 use crate::feed::{self, FeedStats, Source};
 use crate::recorder::{self, Recorder};
-use crate::sim;
 use crate::state::{Limits, LiveState};
 use crate::store::current_session::SessionKeeper;
 use crate::store::{Database, DatabaseStatus, Store};
@@ -28,6 +27,7 @@ use crate::web::identity::Identity;
 use crate::web::limits::LoginLimits;
 use crate::web::sessions::{self, SessionBackend};
 use crate::web::{self, AppState};
+use crate::{forward, sim};
 use tower_sessions::SessionManagerLayer;
 use tower_sessions::service::SignedCookie;
 
@@ -168,7 +168,9 @@ impl Application {
             &shutdown,
         );
         let ticks_in_process = feed_settings.source.is_some();
-        feed::start(feed_settings, &bus, &feed, &supervisor, &shutdown);
+        if let Some(ticks) = feed::start(feed_settings, &bus, &feed, &supervisor, &shutdown) {
+            forward::start(ticks, &bus, &supervisor, &shutdown);
+        }
         // The embedded default also plays TickStockPL, fed by the ticks above.
         sim::start_embedded(&config, &bus, ticks_in_process, &supervisor, &shutdown);
 

@@ -9,7 +9,8 @@ use reqwest::StatusCode;
 use reqwest::redirect::Policy;
 use tickstock::accounts::Role;
 use tickstock::config::{Config, TEST_ADMIN_PASSWORD};
-use tickstock::web::routes::{self, Access, Surface};
+use tickstock::web::access::{Access, Surface};
+use tickstock::web::routes;
 
 /// A browser: keeps cookies, does not follow redirects (so they can be checked).
 fn browser() -> reqwest::Client {

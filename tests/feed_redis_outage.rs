@@ -12,9 +12,10 @@ use std::time::Duration;
 use common::{ChannelListener, RedisServer, WAIT, wait_for};
 use tickstock::bus::Bus;
 use tickstock::events::MARKET_TICKS;
+use tickstock::feed::queue::TickQueue;
 use tickstock::feed::tick::Tick;
 use tickstock::feed::{DataSource, FeedStats};
-use tickstock::forward::{self, TickQueue};
+use tickstock::forward;
 use tokio_util::sync::CancellationToken;
 
 const GATE_PASSWORD: &str = "gate";

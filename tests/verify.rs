@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 use tickstock::bus::Bus;
 use tickstock::config::Config;
 use tickstock::conformance;
-use tickstock::conformance::report::{Origin, Report, Status};
+use tickstock::conformance::mark::Mark;
+use tickstock::conformance::report::{Origin, Report};
 use tickstock::conformance::tables::Tables;
 use tickstock::conformance::tally::Tally;
 use tickstock::events::Channel;
@@ -342,7 +343,7 @@ async fn the_simulator_in_health_shape_b_verifies_clean() {
     for row in &report.channels {
         assert_eq!(
             row.status,
-            Status::Implemented,
+            Mark::Implemented,
             "{}: {:?}",
             row.channel,
             row.faults
@@ -363,9 +364,9 @@ async fn the_simulators_health_shape_a_lacks_exactly_seed_004s_health_groups() {
     let report = verify_simulator(HealthShape::A).await;
     for row in &report.channels {
         let expected = if row.channel == Channel::Health.name() {
-            Status::InProgress
+            Mark::InProgress
         } else {
-            Status::Implemented
+            Mark::Implemented
         };
         assert_eq!(row.status, expected, "{}: {:?}", row.channel, row.faults);
     }

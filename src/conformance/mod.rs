@@ -8,6 +8,7 @@
 //! (`inspector`); `tickstock verify` listens for a window of its own.
 
 pub mod inspector;
+pub mod mark;
 pub mod report;
 pub mod tables;
 pub mod tally;

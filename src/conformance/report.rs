@@ -7,6 +7,7 @@ use std::fmt::Write;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::mark::Mark;
 use super::tables::Tables;
 use super::tally::{ChannelSummary, FaultSummary, LATENCY_SAMPLES, Tally};
 use crate::events::Channel;
@@ -27,28 +28,6 @@ pub enum Format {
     #[default]
     Markdown,
     Json,
-}
-
-/// The template's marks: ✅ implemented, ⏳ in progress, ❌ not implemented;
-/// and, for tables without a database to look in, not checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Implemented,
-    InProgress,
-    NotImplemented,
-    NotChecked,
-}
-
-impl Status {
-    pub fn mark(self) -> &'static str {
-        match self {
-            Status::Implemented => "✅",
-            Status::InProgress => "⏳",
-            Status::NotImplemented => "❌",
-            Status::NotChecked => "❔",
-        }
-    }
 }
 
 /// Where the observations come from.
@@ -81,7 +60,7 @@ pub struct Report {
 pub struct ChannelRow {
     pub number: usize,
     pub channel: &'static str,
-    pub status: Status,
+    pub status: Mark,
     pub mark: &'static str,
     pub messages: u64,
     pub faulty_messages: u64,
@@ -181,7 +160,7 @@ impl Report {
     pub fn any_channel_silent(&self) -> bool {
         self.channels
             .iter()
-            .any(|c| c.status == Status::NotImplemented)
+            .any(|c| c.status == Mark::NotImplemented)
     }
 
     pub fn render(&self, format: Format) -> String {
@@ -277,7 +256,7 @@ impl Report {
         let seen = self
             .channels
             .iter()
-            .filter(|c| c.status != Status::NotImplemented)
+            .filter(|c| c.status != Mark::NotImplemented)
             .count();
         let _ = writeln!(out, "\n### Testing Availability\n");
         let _ = writeln!(
@@ -311,11 +290,11 @@ impl Report {
 
 fn channel_row(number: usize, channel: Channel, summary: &ChannelSummary) -> ChannelRow {
     let status = if summary.messages == 0 {
-        Status::NotImplemented
+        Mark::NotImplemented
     } else if summary.faulty == 0 {
-        Status::Implemented
+        Mark::Implemented
     } else {
-        Status::InProgress
+        Mark::InProgress
     };
     ChannelRow {
         number,
@@ -343,8 +322,8 @@ fn fault_row(fault: &FaultSummary) -> FaultRow {
 fn channel_note(row: &ChannelRow, window: &str) -> String {
     let messages = plural(row.messages, "message");
     match row.status {
-        Status::NotImplemented => format!("nothing received in {window}"),
-        Status::Implemented => format!("{messages}, all required fields present"),
+        Mark::NotImplemented => format!("nothing received in {window}"),
+        Mark::Implemented => format!("{messages}, all required fields present"),
         _ => {
             let undecodable = match row.undecodable_messages {
                 0 => String::new(),
@@ -441,12 +420,12 @@ fn known_issues(report: &Report) -> Vec<String> {
     let mut issues = Vec::new();
     for row in &report.channels {
         match row.status {
-            Status::NotImplemented => issues.push(format!(
+            Mark::NotImplemented => issues.push(format!(
                 "{}: nothing received in {}",
                 row.channel,
                 duration_label(report.observed_seconds)
             )),
-            Status::InProgress => {
+            Mark::InProgress => {
                 for fault in &row.faults {
                     issues.push(format!(
                         "{}: `{}` {} in {} of {}",
@@ -465,7 +444,7 @@ fn known_issues(report: &Report) -> Vec<String> {
         .tables
         .tables
         .iter()
-        .filter(|t| matches!(t.status, Status::InProgress | Status::NotImplemented))
+        .filter(|t| matches!(t.status, Mark::InProgress | Mark::NotImplemented))
     {
         issues.push(format!("{}: {}", table.table, table.note));
     }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
-use super::report::Status;
+use super::mark::Mark;
 
 /// Each table, and what makes one of its rows recent. A session counts when
 /// it started or stopped within the hour, or is still open.
@@ -45,7 +45,7 @@ pub struct Tables {
 #[derive(Debug, Clone, Serialize)]
 pub struct TableRow {
     pub table: &'static str,
-    pub status: Status,
+    pub status: Mark,
     pub mark: &'static str,
     pub exists: Option<bool>,
     pub rows_last_hour: Option<i64>,
@@ -53,7 +53,7 @@ pub struct TableRow {
 }
 
 impl TableRow {
-    fn new(table: &'static str, status: Status, note: String) -> Self {
+    fn new(table: &'static str, status: Mark, note: String) -> Self {
         Self {
             table,
             status,
@@ -73,7 +73,7 @@ impl Tables {
             tables: TABLES
                 .iter()
                 .map(|(table, _)| {
-                    TableRow::new(table, Status::NotChecked, format!("not checked: {reason}"))
+                    TableRow::new(table, Mark::NotChecked, format!("not checked: {reason}"))
                 })
                 .collect(),
         }
@@ -126,13 +126,13 @@ async fn check_table(pool: &PgPool, table: &'static str, recent: &str) -> TableR
     let exists = match exists {
         Ok(exists) => exists,
         Err(error) => {
-            return TableRow::new(table, Status::NotChecked, format!("not checked: {error}"));
+            return TableRow::new(table, Mark::NotChecked, format!("not checked: {error}"));
         }
     };
     if !exists {
         return TableRow {
             exists: Some(false),
-            ..TableRow::new(table, Status::NotImplemented, "does not exist".into())
+            ..TableRow::new(table, Mark::NotImplemented, "does not exist".into())
         };
     }
     // Names from the fixed table above, never from input.
@@ -142,22 +142,22 @@ async fn check_table(pool: &PgPool, table: &'static str, recent: &str) -> TableR
             .await;
     let (status, note, rows_last_hour) = match count {
         Ok(0) => (
-            Status::InProgress,
+            Mark::InProgress,
             "exists, no rows in the last hour".to_owned(),
             Some(0),
         ),
         Ok(1) => (
-            Status::Implemented,
+            Mark::Implemented,
             "exists, 1 row in the last hour".to_owned(),
             Some(1),
         ),
         Ok(n) => (
-            Status::Implemented,
+            Mark::Implemented,
             format!("exists, {n} rows in the last hour"),
             Some(n),
         ),
         Err(error) => (
-            Status::InProgress,
+            Mark::InProgress,
             format!("exists, but its recent rows could not be counted: {error}"),
             None,
         ),

@@ -6,12 +6,11 @@
 
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use serde::Serializer;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::DecodeError;
+pub use super::Object;
 use super::rules::{self, Reason, Window};
-
-pub type Object = Map<String, Value>;
 
 /// Takes the first present, non-null field among `names`.
 fn take_any(obj: &mut Object, names: &[&'static str]) -> Option<(&'static str, Value)> {

@@ -27,7 +27,8 @@ pub use pattern::{Pattern, PatternBatch};
 pub use rules::{Reason, Rules};
 pub use session::{SessionStarted, SessionStopped};
 
-use fields::Object;
+/// A JSON object: the envelope, a payload, or passed-through fields.
+pub type Object = serde_json::Map<String, Value>;
 
 /// Larger messages are rejected before parsing: the biggest legitimate one, a
 /// batch of 50 patterns, is a few tens of kilobytes.

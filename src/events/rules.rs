@@ -20,8 +20,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 
-use super::DecodeError;
-use super::fields::Object;
+use super::{DecodeError, Object};
 
 /// Why a message (or one element of a batch) was refused. A closed set, so
 /// refusals can be counted per reason (status, metrics, log, inspector).

@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::{FeedState, FeedStats};
+use super::stats::{FeedState, FeedStats};
 use crate::backoff::Backoff;
 
 pub const LEASE_KEY: &str = "tickstock:market_feed:leader";

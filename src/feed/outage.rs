@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
-use super::{FeedState, FeedStats};
+use super::stats::{FeedState, FeedStats};
 use crate::bus::Bus;
 use crate::events::Channel;
 

@@ -11,9 +11,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::massive::protocol::{self, ServerEvent};
+use super::queue::TickQueue;
 use super::record::RecordedFrame;
-use super::{DataSource, FeedState};
-use crate::forward::TickQueue;
+use super::stats::FeedState;
+use super::tick::DataSource;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ReplaySpeed {

@@ -8,9 +8,9 @@ use rand::Rng;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::tick::Tick;
-use super::{DataSource, FeedState};
-use crate::forward::TickQueue;
+use super::queue::TickQueue;
+use super::stats::FeedState;
+use super::tick::{DataSource, Tick};
 
 /// Per-tick volatility of the walk: about 0.05 % per step.
 const STEP: f64 = 0.0005;

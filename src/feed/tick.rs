@@ -6,8 +6,6 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
-use super::DataSource;
-
 /// Prices above this are not stock prices (the dearest share trades below a million).
 const MAX_PRICE: f64 = 1e9;
 /// Sizes above this are not trade or bar sizes; below it `f64` holds every integer.
@@ -18,6 +16,15 @@ const PAST_WINDOW: TimeDelta = TimeDelta::hours(24);
 /// Clocks disagree a little; a bar's end may be just ahead of ours.
 const FUTURE_WINDOW: TimeDelta = TimeDelta::minutes(10);
 const MAX_SYMBOL_LEN: usize = 32;
+
+/// Which kind of feed a tick came from (`source` on the wire).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum DataSource {
+    Massive,
+    Synthetic,
+    Replay,
+}
 
 /// Why a feed's element was refused instead of becoming a tick.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

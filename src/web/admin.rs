@@ -10,7 +10,7 @@ use tower_sessions::Session;
 
 use super::auth::{CurrentUser, csrf};
 use super::error::DatabaseUp;
-use super::pages::render;
+use super::template::render;
 use super::{ApiError, AppState};
 use crate::accounts::{AccountError, Role, User};
 use crate::store::history::SessionRow;

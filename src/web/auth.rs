@@ -7,6 +7,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use askama::Template;
 use axum::extract::{ConnectInfo, FromRequestParts, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -19,10 +20,10 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 use tower_sessions::Session;
 
+use super::access::{Access, Surface};
 use super::identity::Credential;
 use super::limits::{MAX_LOGIN_BYTES, MAX_PASSWORD_BYTES, Refusal};
-use super::pages::{self, LoginPage};
-use super::routes::{Access, Surface};
+use super::template::render;
 use super::{ApiError, AppState};
 use crate::accounts::changes::AuthChange;
 use crate::accounts::{AccountError, Accounts, User, tokens};
@@ -284,6 +285,14 @@ pub struct LoginQuery {
     next: Option<String>,
 }
 
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    csrf: String,
+    next: String,
+    error: Option<String>,
+}
+
 pub async fn login_page(
     State(state): State<AppState>,
     Query(query): Query<LoginQuery>,
@@ -320,7 +329,7 @@ impl<'a> LoginReply<'a> {
             next: self.next.to_owned(),
             error: error.map(str::to_owned),
         };
-        let mut response = pages::render(status, &page);
+        let mut response = render(status, &page);
         if let Some(cookie) = cookie {
             response.headers_mut().append(header::SET_COOKIE, cookie);
         }

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::auth::{CurrentUser, csrf};
-use super::pages::render;
+use super::template::render;
 use super::{ApiError, AppState};
 use crate::conformance::inspector::RECENT;
 use crate::conformance::report::{Format, Origin, Report};

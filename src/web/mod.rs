@@ -1,6 +1,7 @@
 //! The HTTP interface (CONTRACT §5). Handlers are small and read cached state
 //! only: no request ever waits on the bus or the database.
 
+pub mod access;
 mod admin;
 mod api;
 pub mod auth;
@@ -13,6 +14,7 @@ mod pages;
 mod probes;
 pub mod routes;
 pub mod sessions;
+mod template;
 mod ws;
 
 use std::sync::Arc;

@@ -4,28 +4,11 @@
 use askama::Template;
 use axum::extract::Path;
 use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
 use super::auth::{CurrentUser, csrf};
-
-pub fn render(status: StatusCode, page: &impl Template) -> Response {
-    match page.render() {
-        Ok(html) => (status, Html(html)).into_response(),
-        Err(error) => {
-            tracing::error!("PAGES: template failed: {error}");
-            (StatusCode::INTERNAL_SERVER_ERROR, "page rendering failed").into_response()
-        }
-    }
-}
-
-#[derive(Template)]
-#[template(path = "login.html")]
-pub struct LoginPage {
-    pub csrf: String,
-    pub next: String,
-    pub error: Option<String>,
-}
+use super::template::render;
 
 #[derive(Template)]
 #[template(path = "dashboard.html")]

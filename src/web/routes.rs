@@ -8,23 +8,8 @@ use axum::http::Method;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{MethodRouter, get, post};
 
+use super::access::{Access, Surface};
 use super::{AppState, admin, api, auth, history, inspector, limits, pages, probes, ws};
-
-/// Who may use a route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    Public,
-    User,
-    Admin,
-}
-
-/// How a refusal is answered: the API with JSON 401/403, pages with a
-/// redirect to the login page (or 403).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Surface {
-    Api,
-    Page,
-}
 
 pub struct Route {
     pub method: Method,

@@ -20,10 +20,11 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use self::protocol::ServerEvent;
+use super::queue::TickQueue;
 use super::record::Recorder;
-use super::{DataSource, FeedState};
+use super::stats::FeedState;
+use super::tick::DataSource;
 use crate::backoff::Backoff;
-use crate::forward::TickQueue;
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);

@@ -8,9 +8,9 @@ use serde_json::value::RawValue;
 
 use chrono::{DateTime, Utc};
 
-use crate::feed::DataSource;
 use crate::feed::tick::{
-    Aggregate, Quote, Refusal, Tick, check_price, check_size, check_symbol, check_time_ms,
+    Aggregate, DataSource, Quote, Refusal, Tick, check_price, check_size, check_symbol,
+    check_time_ms,
 };
 
 /// One message of the client, serialised as Massive expects it.
