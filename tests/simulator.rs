@@ -41,12 +41,12 @@ fn settings(plan: Plan, shape: HealthShape) -> Settings {
 }
 
 /// Everything published on the 8 channels, in order.
-struct Recorder {
+struct ChannelCapture {
     messages: Arc<Mutex<Vec<(Channel, Bytes)>>>,
     _stop: DropGuard,
 }
 
-impl Recorder {
+impl ChannelCapture {
     fn start(bus: &Bus) -> Self {
         let stop = CancellationToken::new();
         let mut subscription = bus.subscribe(&Channel::ALL.map(Channel::name), stop.clone());
@@ -418,7 +418,7 @@ fn assert_indicators_per_bar(messages: &[Decoded]) -> usize {
 async fn every_event_kind_decodes_to_what_was_published_in_health_shape_a() {
     let _cpu = CPU.read().await;
     let bus = Bus::new(None).unwrap();
-    let recorder = Recorder::start(&bus);
+    let capture = ChannelCapture::start(&bus);
     let _ticks = TickPump::start(&bus, &["AAPL", "MSFT", "DOJI"]);
     // Every kind in one session: a synthetic universe for patterns and
     // alerts of every type, an outage for critical alerts, a planned end.
@@ -432,7 +432,7 @@ async fn every_event_kind_decodes_to_what_was_published_in_health_shape_a() {
         load_symbols: 200,
     };
     let summary = run_to_completion(settings(plan, HealthShape::A), &bus).await;
-    let messages = recorder.session().await;
+    let messages = capture.session().await;
 
     for channel in Channel::ALL {
         assert!(!on(&messages, channel).is_empty(), "nothing on {channel}");
@@ -475,7 +475,7 @@ async fn every_event_kind_decodes_to_what_was_published_in_health_shape_a() {
 async fn every_event_kind_decodes_in_health_shape_b_and_lone_patterns_are_single_events() {
     let _cpu = CPU.read().await;
     let bus = Bus::new(None).unwrap();
-    let recorder = Recorder::start(&bus);
+    let capture = ChannelCapture::start(&bus);
     // One symbol whose every bar is a Doji: one detection per bar close.
     let _ticks = TickPump::start(&bus, &["DOJI"]);
     let plan = Plan {
@@ -483,7 +483,7 @@ async fn every_event_kind_decodes_in_health_shape_b_and_lone_patterns_are_single
         ..Plan::new(Scenario::Normal)
     };
     let summary = run_to_completion(settings(plan, HealthShape::B), &bus).await;
-    let messages = recorder.session().await;
+    let messages = capture.session().await;
 
     let patterns = on(&messages, Channel::PatternsStreaming);
     assert!(patterns.len() >= 4, "{} pattern events", patterns.len());
@@ -517,7 +517,7 @@ async fn every_event_kind_decodes_in_health_shape_b_and_lone_patterns_are_single
 async fn normal_scenario_streams_bars_of_ticks_with_health_and_no_errors() {
     let _cpu = CPU.read().await;
     let bus = Bus::new(None).unwrap();
-    let recorder = Recorder::start(&bus);
+    let capture = ChannelCapture::start(&bus);
     let _ticks = TickPump::start(&bus, &["AAPL", "MSFT", "NVDA", "DOJI"]);
     let stop = CancellationToken::new();
     let plan = Plan::new(Scenario::Normal);
@@ -528,14 +528,14 @@ async fn normal_scenario_streams_bars_of_ticks_with_health_and_no_errors() {
     ));
     // Run until at least 8 bars of indicators per symbol and 4 health events.
     wait_for("8 bars and 4 health events", WAIT, || async {
-        let enough = recorder.count(Channel::Indicators) >= 4 * 6 * 8
-            && recorder.count(Channel::Health) >= 4;
+        let enough =
+            capture.count(Channel::Indicators) >= 4 * 6 * 8 && capture.count(Channel::Health) >= 4;
         enough.then_some(())
     })
     .await;
     stop.cancel();
     let summary = run.await.unwrap();
-    let messages = recorder.session().await;
+    let messages = capture.session().await;
 
     assert_eq!(summary.final_status, FinalStatus::Stopped);
     assert_session_frame(&messages, &summary, "stopped");
@@ -565,7 +565,7 @@ async fn normal_scenario_streams_bars_of_ticks_with_health_and_no_errors() {
 async fn high_volume_scenario_gives_1000_patterns_and_100_alerts_per_bar() {
     let _cpu = CPU.write().await;
     let bus = Bus::new(None).unwrap();
-    let recorder = Recorder::start(&bus);
+    let capture = ChannelCapture::start(&bus);
     // The default 1500-symbol universe on half-second bars (for "minutes").
     let plan = Plan {
         duration: Some(Duration::from_millis(1250)),
@@ -579,7 +579,7 @@ async fn high_volume_scenario_gives_1000_patterns_and_100_alerts_per_bar() {
         &bus,
     )
     .await;
-    let messages = recorder.session().await;
+    let messages = capture.session().await;
 
     let mut patterns_per_bar: BTreeMap<DateTime<Utc>, usize> = BTreeMap::new();
     for pattern in detections(&messages, Channel::PatternsStreaming) {
@@ -612,7 +612,7 @@ async fn high_volume_scenario_gives_1000_patterns_and_100_alerts_per_bar() {
 async fn error_recovery_scenario_publishes_the_outage_and_later_its_recovery() {
     let _cpu = CPU.read().await;
     let bus = Bus::new(None).unwrap();
-    let recorder = Recorder::start(&bus);
+    let capture = ChannelCapture::start(&bus);
     let _ticks = TickPump::start(&bus, &["AAPL", "MSFT"]);
     let outage = Fault {
         after: Duration::from_millis(400),
@@ -624,7 +624,7 @@ async fn error_recovery_scenario_publishes_the_outage_and_later_its_recovery() {
         ..Plan::new(Scenario::ErrorRecovery)
     };
     let summary = run_to_completion(settings(plan, HealthShape::B), &bus).await;
-    let messages = recorder.session().await;
+    let messages = capture.session().await;
 
     let alerts = critical_alerts(&messages);
     assert_eq!(alerts.len(), 2, "{alerts:?}");
@@ -676,14 +676,14 @@ async fn error_recovery_scenario_publishes_the_outage_and_later_its_recovery() {
 async fn market_close_scenario_ends_by_itself_with_the_final_totals() {
     let _cpu = CPU.read().await;
     let bus = Bus::new(None).unwrap();
-    let recorder = Recorder::start(&bus);
+    let capture = ChannelCapture::start(&bus);
     let _ticks = TickPump::start(&bus, &["AAPL", "MSFT", "DOJI"]);
     let plan = Plan {
         duration: Some(Duration::from_millis(1000)),
         ..Plan::new(Scenario::MarketClose)
     };
     let summary = run_to_completion(settings(plan, HealthShape::A), &bus).await;
-    let messages = recorder.session().await;
+    let messages = capture.session().await;
 
     assert_eq!(summary.final_status, FinalStatus::Completed);
     assert_session_frame(&messages, &summary, "completed");
@@ -706,7 +706,7 @@ async fn market_close_scenario_ends_by_itself_with_the_final_totals() {
 async fn a_bad_tick_is_counted_and_skipped() {
     let _cpu = CPU.read().await;
     let bus = Bus::new(None).unwrap();
-    let recorder = Recorder::start(&bus);
+    let capture = ChannelCapture::start(&bus);
     let stop = CancellationToken::new();
     let plan = Plan::new(Scenario::Normal);
     let run = tokio::spawn(sim::run(
@@ -715,7 +715,7 @@ async fn a_bad_tick_is_counted_and_skipped() {
         stop.clone(),
     ));
     wait_for("session_started", WAIT, || async {
-        (recorder.count(Channel::SessionStarted) == 1).then_some(())
+        (capture.count(Channel::SessionStarted) == 1).then_some(())
     })
     .await;
     for bad in [
@@ -732,11 +732,11 @@ async fn a_bad_tick_is_counted_and_skipped() {
         .unwrap();
     // The good tick makes a bar: indicators for AAPL (upper-cased).
     wait_for("AAPL's indicators", WAIT, || async {
-        (recorder.count(Channel::Indicators) >= 6).then_some(())
+        (capture.count(Channel::Indicators) >= 6).then_some(())
     })
     .await;
     wait_for("health counting the bad ticks", WAIT, || async {
-        let messages = recorder.messages.lock().clone();
+        let messages = capture.messages.lock().clone();
         messages.iter().rev().find_map(|(channel, payload)| {
             let json: Value = serde_json::from_slice(payload).ok()?;
             let errors = json["health"]["errors_count"].as_u64();
@@ -747,7 +747,7 @@ async fn a_bad_tick_is_counted_and_skipped() {
     stop.cancel();
     let summary = run.await.unwrap();
     assert_eq!((summary.ticks, summary.rejected_ticks), (1, 3));
-    let messages = recorder.session().await;
+    let messages = capture.session().await;
     let symbols: HashSet<String> = indicators(&messages)
         .into_iter()
         .map(|i| i.symbol)

@@ -16,13 +16,13 @@ pub struct RecordedFrame {
 
 /// Writes frames on a task of its own: the socket reader only hands them over
 /// and never waits on the disk. Frames beyond the buffer are skipped.
-pub struct Recorder {
+pub struct FrameRecorder {
     frames: mpsc::Sender<RecordedFrame>,
 }
 
 const BUFFER: usize = 16_384;
 
-impl Recorder {
+impl FrameRecorder {
     pub fn start(path: PathBuf) -> Self {
         let (frames, mut rx) = mpsc::channel::<RecordedFrame>(BUFFER);
         tokio::spawn(async move {

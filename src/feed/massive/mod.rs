@@ -21,7 +21,7 @@ use tracing::{error, info, warn};
 
 use self::protocol::ServerEvent;
 use super::queue::TickQueue;
-use super::record::Recorder;
+use super::record::FrameRecorder;
 use super::stats::FeedState;
 use super::tick::DataSource;
 use crate::backoff::Backoff;
@@ -74,15 +74,15 @@ enum End {
 
 pub async fn run(settings: MassiveSettings, queue: Arc<TickQueue>, shutdown: CancellationToken) {
     let stats = queue.stats();
-    let recorder = settings
+    let frames = settings
         .record_file
         .as_ref()
-        .map(|path| Recorder::start(path.clone()));
+        .map(|path| FrameRecorder::start(path.clone()));
     let mut backoff = Backoff::new(RECONNECT_BASE, settings.reconnect_cap.max(RECONNECT_BASE));
     loop {
         stats.set_state(FeedState::Connecting);
         let started = Instant::now();
-        let (end, connected_at) = connection(&settings, &queue, recorder.as_ref(), &shutdown).await;
+        let (end, connected_at) = connection(&settings, &queue, frames.as_ref(), &shutdown).await;
         if connected_at.is_some_and(|at| at.elapsed() >= STABLE_AFTER) {
             backoff.reset();
         }
@@ -128,7 +128,7 @@ pub async fn run(settings: MassiveSettings, queue: Arc<TickQueue>, shutdown: Can
 async fn connection(
     settings: &MassiveSettings,
     queue: &TickQueue,
-    recorder: Option<&Recorder>,
+    frames: Option<&FrameRecorder>,
     shutdown: &CancellationToken,
 ) -> (End, Option<Instant>) {
     let connect = tokio_tungstenite::connect_async_tls_with_config(
@@ -173,7 +173,7 @@ async fn connection(
         settings.url,
         settings.subscriptions.len()
     );
-    let end = read_loop(settings, &mut sink, &mut stream, queue, recorder, shutdown).await;
+    let end = read_loop(settings, &mut sink, &mut stream, queue, frames, shutdown).await;
     if matches!(end, End::Shutdown) {
         let _ = timeout(WRITE_TIMEOUT, sink.send(Message::Close(None))).await;
     }
@@ -242,7 +242,7 @@ async fn read_loop(
     sink: &mut Sink,
     stream: &mut Stream,
     queue: &TickQueue,
-    recorder: Option<&Recorder>,
+    frames: Option<&FrameRecorder>,
     shutdown: &CancellationToken,
 ) -> End {
     let mut ping = tokio::time::interval(settings.read_timeout / 3);
@@ -260,8 +260,8 @@ async fn read_loop(
                     Some(Ok(Message::Close(frame))) => return End::Lost(format!("closed by server: {frame:?}")),
                     Some(Ok(_)) => continue,
                 };
-                if let Some(recorder) = recorder {
-                    recorder.record(text.as_str());
+                if let Some(frames) = frames {
+                    frames.record(text.as_str());
                 }
                 let (events, refused) = protocol::parse_frame(&text, DataSource::Massive, chrono::Utc::now());
                 queue.stats().count_refused(&refused);
