@@ -6,6 +6,7 @@ pub mod massive;
 pub mod outage;
 pub mod record;
 pub mod replay;
+pub mod settings;
 pub mod synthetic;
 pub mod tick;
 

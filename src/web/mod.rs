@@ -13,6 +13,7 @@ mod pages;
 mod probes;
 pub mod routes;
 pub mod sessions;
+pub mod settings;
 mod ws;
 
 use std::sync::Arc;
