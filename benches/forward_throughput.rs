@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use parking_lot::Mutex;
 use tickstock::app::Application;
-use tickstock::config::{Config, List, SourceChoice};
+use tickstock::config::Config;
+use tickstock::feed::settings::{List, SourceChoice};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
@@ -138,13 +139,14 @@ async fn run(rate: u64, seconds: u64) {
         }
     });
 
-    let app = Application::build(Config {
-        redis_url: Some(url),
-        data_source: Some(SourceChoice::Massive),
-        massive_api_key: Some("bench".into()),
-        massive_ws_url: ws_url,
-        massive_subscriptions: Some("T.AAPL".parse::<List>().expect("list")),
-        ..Config::for_tests()
+    let app = Application::build({
+        let mut config = Config::for_tests();
+        config.bus.redis_url = Some(url.into());
+        config.feed.data_source = Some(SourceChoice::Massive);
+        config.feed.massive_api_key = Some("bench".into());
+        config.feed.massive_ws_url = ws_url;
+        config.feed.massive_subscriptions = Some("T.AAPL".parse::<List>().expect("list"));
+        config
     })
     .await
     .expect("app");

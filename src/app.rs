@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::serve::ListenerExt;
+use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -46,16 +47,16 @@ impl Application {
     /// Builds the application and binds its port (port 0 picks a free one).
     /// Nothing here waits for Redis: an unreachable bus shows as `offline`.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let feed_settings = config.feed_settings()?;
+        let feed_settings = config.feed.settings()?;
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
         let supervisor = Supervisor::new(tasks.clone());
-        let bus = Bus::new(config.redis_url.as_deref()).context("REDIS_URL")?;
+        let bus = config.bus.open().context("REDIS_URL")?;
         // A database that is down does not stop start-up: live data is served
         // and the watcher below connects, migrates and bootstraps when it can.
-        let (store, database) = match &config.database_url {
+        let (store, database) = match &config.database.database_url {
             Some(url) => {
-                let (store, database) = Store::lazy(url).context("DATABASE_URL")?;
+                let (store, database) = Store::lazy(url.expose_secret()).context("DATABASE_URL")?;
                 if database.prepare().await.is_err() {
                     tracing::info!("DATABASE: Not reachable at start-up; starting without it");
                 }
@@ -68,7 +69,13 @@ impl Application {
             .map_or_else(DatabaseStatus::memory, Database::status);
         let accounts = Accounts::new(store.clone())
             .announcing_on(&bus)
-            .with_session_secret(config.session_secret.as_deref());
+            .with_session_secret(
+                config
+                    .login
+                    .session_secret
+                    .as_ref()
+                    .map(ExposeSecret::expose_secret),
+            );
         if database_status.available() {
             bootstrap_admin(&accounts, &config, &store).await?;
         }
@@ -98,7 +105,7 @@ impl Application {
         let identity = Identity::new(
             accounts.clone(),
             session_backend.clone(),
-            config.allowed_origins.0.clone(),
+            config.server.allowed_origins.0.clone(),
         );
         // Other replicas announce their logouts and revocations through Redis.
         if matches!(bus, Bus::Redis(_)) {
@@ -110,21 +117,23 @@ impl Application {
                 move || identity.clone().follow_replicas(bus.clone(), stop.clone()),
             );
         }
-        let secret = match &config.session_secret {
-            Some(secret) => secret.as_bytes().to_vec(),
+        let secret = match &config.login.session_secret {
+            Some(secret) => secret.expose_secret().as_bytes().to_vec(),
             None => rand::random::<[u8; 32]>().to_vec(),
         };
-        let sessions = sessions::layer(session_backend, &secret, config.cookie_secure);
-        let login_csrf = Arc::new(LoginCsrf::new(&secret, config.cookie_secure));
+        let sessions = sessions::layer(session_backend, &secret, config.login.cookie_secure);
+        let login_csrf = Arc::new(LoginCsrf::new(&secret, config.login.cookie_secure));
         // With Redis, login failures and rates are counted there, for every replica.
-        let shared_counts = match &config.redis_url {
-            Some(url) => Some(Arc::new(SharedWindows::new(url).context("REDIS_URL")?)),
+        let shared_counts = match &config.bus.redis_url {
+            Some(url) => Some(Arc::new(
+                SharedWindows::new(url.expose_secret()).context("REDIS_URL")?,
+            )),
             None => None,
         };
         let subscription = bus.subscribe(&Channel::ALL.map(Channel::name), shutdown.clone());
         let live = Arc::new(LiveState::new(
             subscription.link,
-            config.health_stale_after(),
+            config.events.health_stale_after(),
             Limits::default(),
         ));
         // History: the open session is restored before the first event is
@@ -139,7 +148,7 @@ impl Application {
         if database_status.available() {
             recorder::restore_session(&session_keeper, &live).await;
         }
-        let rules = config.decode_rules();
+        let rules = config.events.rules();
         let conformance = Arc::new(Conformance::new(live.clone(), chrono::Utc::now(), rules));
         conformance.start(&supervisor, &shutdown);
         let subscriber = Subscriber::new(live.clone())
@@ -163,7 +172,7 @@ impl Application {
             live.clone(),
             feed.clone(),
             recorder.stats(),
-            config.push_client_queue_frames,
+            config.server.push_client_queue_frames,
             &supervisor,
             &shutdown,
         );
@@ -172,11 +181,13 @@ impl Application {
             forward::start(ticks, &bus, &supervisor, &shutdown);
         }
         // The embedded default also plays TickStockPL, fed by the ticks above.
-        sim::start_embedded(&config, &bus, ticks_in_process, &supervisor, &shutdown);
+        if let Some(simulator) = config.embedded_simulator(ticks_in_process) {
+            sim::start_embedded(simulator, &bus, &supervisor, &shutdown);
+        }
 
-        let listener = TcpListener::bind(config.bind_addr)
+        let listener = TcpListener::bind(config.server.bind_addr)
             .await
-            .with_context(|| format!("cannot listen on BIND_ADDR {}", config.bind_addr))?;
+            .with_context(|| format!("cannot listen on BIND_ADDR {}", config.server.bind_addr))?;
         Ok(Self {
             listener,
             state: AppState {
@@ -194,14 +205,14 @@ impl Application {
                 recorder: recorder.stats(),
                 accounts,
                 lockout: Arc::new(Lockout::new(
-                    config.login_max_failures,
-                    std::time::Duration::from_secs(config.login_lockout_seconds),
+                    config.login.login_max_failures,
+                    std::time::Duration::from_secs(config.login.login_lockout_seconds),
                     shared_counts.clone(),
                 )),
                 login_limits: Arc::new(LoginLimits::new(
-                    config.login_rate_per_address,
-                    config.login_rate_per_name,
-                    config.trusted_proxies.clone().unwrap_or_default().0,
+                    config.login.login_rate_per_address,
+                    config.login.login_rate_per_name,
+                    config.login.trusted_proxies.clone().unwrap_or_default().0,
                     shared_counts,
                 )),
                 login_csrf,
@@ -275,8 +286,8 @@ async fn bootstrap_admin(
     config: &Config,
     store: &Store,
 ) -> anyhow::Result<()> {
-    let (password, generated) = match (&config.tickstock_admin_password, store) {
-        (Some(password), _) => (password.clone(), false),
+    let (password, generated) = match (&config.login.tickstock_admin_password, store) {
+        (Some(password), _) => (password.expose_secret().to_owned(), false),
         (None, Store::Memory(_)) => (hex::encode(rand::random::<[u8; 12]>()), true),
         (None, Store::Postgres(_)) => {
             if accounts.list().await?.is_empty() {

@@ -225,6 +225,32 @@ mod tests {
     }
 
     #[test]
+    fn help_shows_each_group_under_its_heading() {
+        use clap::CommandFactory;
+        let help = Cli::command().render_long_help().to_string();
+        let groups = [
+            ("HTTP server:", "BIND_ADDR"),
+            ("Logins:", "SESSION_SECRET"),
+            ("Bus:", "REDIS_URL"),
+            ("Database:", "DATABASE_URL"),
+            ("TickStockPL events:", "HEALTH_STALE_SECONDS"),
+            ("Market feed:", "DATA_SOURCE"),
+            ("Built-in TickStockPL simulator:", "SIM_BAR_SECONDS"),
+        ];
+        let at = |text: &str| help.find(text).unwrap_or_else(|| panic!("{text}: {help}"));
+        // In this order, each variable after its heading and before the next.
+        let mut previous = 0;
+        for (heading, variable) in groups {
+            let (heading_at, variable_at) = (at(heading), at(&format!("[env: {variable}")));
+            assert!(
+                previous < heading_at && heading_at < variable_at,
+                "{heading} {variable}"
+            );
+            previous = variable_at;
+        }
+    }
+
+    #[test]
     fn publish_needs_at_least_one_file() {
         assert!(parse(&["publish"]).is_err());
         match parse(&["publish", "a.jsonl", "b.jsonl"]).map(|cli| cli.command) {

@@ -20,4 +20,5 @@ pub mod store;
 pub mod subscriber;
 pub mod supervise;
 pub mod telemetry;
+pub mod variables;
 pub mod web;

@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use chrono::Utc;
 use clap::Parser;
+use secrecy::ExposeSecret;
 use tickstock::app::Application;
 use tickstock::bus::Bus;
 use tickstock::cli::{Cli, Command, PublishArgs, SimulateArgs, VerifyArgs};
@@ -41,12 +42,14 @@ async fn main() -> ExitCode {
         Command::Simulate(args) => succeeded(simulate(cli.config, args).await),
         Command::Publish(args) => succeeded(publish(cli.config, args).await),
         Command::Verify(args) => verify(cli.config, args).await,
-        Command::User(command) => {
-            succeeded(tickstock::accounts::commands::user(cli.config, command).await)
-        }
-        Command::Token(command) => {
-            succeeded(tickstock::accounts::commands::token(cli.config, command).await)
-        }
+        Command::User(command) => succeeded(
+            tickstock::accounts::commands::user(&cli.config.database, &cli.config.bus, command)
+                .await,
+        ),
+        Command::Token(command) => succeeded(
+            tickstock::accounts::commands::token(&cli.config.database, &cli.config.bus, command)
+                .await,
+        ),
     };
     match result {
         Ok(code) => code,
@@ -66,20 +69,19 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The Redis URL a command that talks to TickStockPL's Redis needs;
-/// `purpose` says what for (`publishes to Redis`).
-fn required_redis_url(config: &Config, command: &str, purpose: &str) -> anyhow::Result<String> {
-    config
-        .redis_url
-        .clone()
-        .ok_or_else(|| anyhow::anyhow!("REDIS_URL must be set: `tickstock {command}` {purpose}"))
+/// The Redis a command that talks to TickStockPL's Redis needs; `purpose`
+/// says what for (`publishes to Redis`).
+fn required_redis(config: &Config, command: &str, purpose: &str) -> anyhow::Result<Bus> {
+    if config.bus.redis_url.is_none() {
+        anyhow::bail!("REDIS_URL must be set: `tickstock {command}` {purpose}");
+    }
+    config.bus.open().context("REDIS_URL")
 }
 
 async fn simulate(config: Config, args: SimulateArgs) -> anyhow::Result<()> {
-    let url = required_redis_url(&config, "simulate", "publishes to Redis")?;
+    let bus = required_redis(&config, "simulate", "publishes to Redis")?;
     let plan = args.plan().map_err(anyhow::Error::msg)?;
-    let bus = Bus::new(Some(&url)).context("REDIS_URL")?;
-    let settings = sim::Settings::from_config(&config, plan, sim::SIMULATE_BAR);
+    let settings = config.simulator(plan, sim::SIMULATE_BAR);
     let stop = CancellationToken::new();
     let stopping = stop.clone();
     tokio::spawn(async move {
@@ -106,8 +108,7 @@ async fn simulate(config: Config, args: SimulateArgs) -> anyhow::Result<()> {
 }
 
 async fn publish(config: Config, args: PublishArgs) -> anyhow::Result<()> {
-    let url = required_redis_url(&config, "publish", "publishes to Redis")?;
-    let bus = Bus::new(Some(&url)).context("REDIS_URL")?;
+    let bus = required_redis(&config, "publish", "publishes to Redis")?;
     let report = sim::publish::publish_files(&bus, &args.files, |skipped| {
         eprintln!("{skipped}");
     })
@@ -123,8 +124,7 @@ async fn publish(config: Config, args: PublishArgs) -> anyhow::Result<()> {
 /// Listens for the window (Ctrl-C reports early), checks the tables, prints
 /// the report; exits 3 when some channel carried nothing.
 async fn verify(config: Config, args: VerifyArgs) -> anyhow::Result<ExitCode> {
-    let url = required_redis_url(&config, "verify", "listens to TickStockPL on Redis")?;
-    let bus = Bus::new(Some(&url)).context("REDIS_URL")?;
+    let bus = required_redis(&config, "verify", "listens to TickStockPL on Redis")?;
     let stop = CancellationToken::new();
     let _unsubscribe = stop.clone().drop_guard();
     let mut subscription = conformance::subscribe(&bus, stop).await?;
@@ -140,8 +140,8 @@ async fn verify(config: Config, args: VerifyArgs) -> anyhow::Result<ExitCode> {
         }
     };
     conformance::tally_until(&mut subscription.messages, &tally, window).await;
-    let tables = match &config.database_url {
-        Some(url) => Tables::check_url(url).await,
+    let tables = match &config.database.database_url {
+        Some(url) => Tables::check_url(url.expose_secret()).await,
         None => Tables::not_checked("DATABASE_URL is not set"),
     };
     let reconnects = subscription.link.reconnects();

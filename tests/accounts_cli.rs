@@ -94,9 +94,10 @@ async fn users_and_tokens_made_on_the_command_line_work_on_the_server() {
         "{listed}"
     );
 
-    let app = TestApp::spawn(Config {
-        database_url: Some(db.url.clone()),
-        ..Config::for_tests()
+    let app = TestApp::spawn({
+        let mut config = Config::for_tests();
+        config.database.database_url = Some(db.url.clone().into());
+        config
     })
     .await;
     assert_eq!(
@@ -129,9 +130,10 @@ async fn users_and_tokens_made_on_the_command_line_work_on_the_server() {
         "revoked twice"
     );
     // A new server (no cache) refuses it at once.
-    let fresh = TestApp::spawn(Config {
-        database_url: Some(db.url.clone()),
-        ..Config::for_tests()
+    let fresh = TestApp::spawn({
+        let mut config = Config::for_tests();
+        config.database.database_url = Some(db.url.clone().into());
+        config
     })
     .await;
     assert_eq!(
@@ -156,10 +158,8 @@ fn account_commands_need_a_database_and_a_password_on_stdin() {
 #[tokio::test]
 async fn the_bootstrap_admin_is_created_once() {
     let db = TestDatabase::create().await;
-    let config = Config {
-        database_url: Some(db.url.clone()),
-        ..Config::for_tests()
-    };
+    let mut config = Config::for_tests();
+    config.database.database_url = Some(db.url.clone().into());
     drop(TestApp::spawn(config.clone()).await);
     let again = TestApp::spawn(config).await;
     let users = again.state.accounts.list().await.unwrap();

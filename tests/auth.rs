@@ -87,9 +87,10 @@ async fn login_rotates_the_session_and_logout_ends_it_in_memory() {
 #[tokio::test]
 async fn login_rotates_the_session_and_logout_ends_it_in_postgres() {
     let db = TestDatabase::create().await;
-    let app = TestApp::spawn(Config {
-        database_url: Some(db.url.clone()),
-        ..Config::for_tests()
+    let app = TestApp::spawn({
+        let mut config = Config::for_tests();
+        config.database.database_url = Some(db.url.clone().into());
+        config
     })
     .await;
     login_rotates_the_session_and_logout_ends_it(app).await;
@@ -165,9 +166,10 @@ async fn login_rotates_the_session_and_logout_ends_it(app: TestApp) {
 
 #[tokio::test]
 async fn the_email_works_as_the_username_and_secure_cookies_can_be_required() {
-    let app = TestApp::spawn(Config {
-        cookie_secure: true,
-        ..Config::for_tests()
+    let app = TestApp::spawn({
+        let mut config = Config::for_tests();
+        config.login.cookie_secure = true;
+        config
     })
     .await;
     app.state
@@ -206,9 +208,10 @@ async fn a_wrong_password_and_an_unknown_user_look_the_same() {
 
 #[tokio::test]
 async fn repeated_failures_lock_the_name_whether_or_not_it_exists() {
-    let app = TestApp::spawn(Config {
-        login_max_failures: 3,
-        ..Config::for_tests()
+    let app = TestApp::spawn({
+        let mut config = Config::for_tests();
+        config.login.login_max_failures = 3;
+        config
     })
     .await;
     for name in ["admin", "ghost"] {
@@ -317,9 +320,10 @@ async fn every_route_of_the_table_answers_401_403_or_200_by_role_in_memory() {
 #[tokio::test]
 async fn every_route_of_the_table_answers_401_403_or_200_by_role_in_postgres() {
     let db = TestDatabase::create().await;
-    let app = TestApp::spawn(Config {
-        database_url: Some(db.url.clone()),
-        ..Config::for_tests()
+    let app = TestApp::spawn({
+        let mut config = Config::for_tests();
+        config.database.database_url = Some(db.url.clone().into());
+        config
     })
     .await;
     every_route_of_the_table_answers_401_403_or_200_by_role(app).await;
@@ -398,9 +402,10 @@ async fn bearer_tokens_work_until_revoked_and_only_their_hash_is_stored_in_memor
 #[tokio::test]
 async fn bearer_tokens_work_until_revoked_and_only_their_hash_is_stored_in_postgres() {
     let db = TestDatabase::create().await;
-    let app = TestApp::spawn(Config {
-        database_url: Some(db.url.clone()),
-        ..Config::for_tests()
+    let app = TestApp::spawn({
+        let mut config = Config::for_tests();
+        config.database.database_url = Some(db.url.clone().into());
+        config
     })
     .await;
     bearer_tokens_work_until_revoked_and_only_their_hash_is_stored(app).await;
@@ -456,9 +461,10 @@ async fn a_werkzeug_hash_signs_in_once_and_is_upgraded_to_argon2id_in_memory() {
 #[tokio::test]
 async fn a_werkzeug_hash_signs_in_once_and_is_upgraded_to_argon2id_in_postgres() {
     let db = TestDatabase::create().await;
-    let app = TestApp::spawn(Config {
-        database_url: Some(db.url.clone()),
-        ..Config::for_tests()
+    let app = TestApp::spawn({
+        let mut config = Config::for_tests();
+        config.database.database_url = Some(db.url.clone().into());
+        config
     })
     .await;
     a_werkzeug_hash_signs_in_once_and_is_upgraded_to_argon2id(app).await;
@@ -496,9 +502,10 @@ async fn a_werkzeug_hash_signs_in_once_and_is_upgraded_to_argon2id(app: TestApp)
 #[tokio::test]
 async fn anonymous_login_pages_store_no_session_and_the_form_still_signs_in() {
     let db = TestDatabase::create().await;
-    let app = TestApp::spawn(Config {
-        database_url: Some(db.url.clone()),
-        ..Config::for_tests()
+    let app = TestApp::spawn({
+        let mut config = Config::for_tests();
+        config.database.database_url = Some(db.url.clone().into());
+        config
     })
     .await;
     let pool = db.pool().await;
@@ -558,9 +565,10 @@ async fn post_login(
 
 #[tokio::test]
 async fn overlong_names_passwords_and_bodies_are_refused_before_any_check() {
-    let app = TestApp::spawn(Config {
-        login_max_failures: 1,
-        ..Config::for_tests()
+    let app = TestApp::spawn({
+        let mut config = Config::for_tests();
+        config.login.login_max_failures = 1;
+        config
     })
     .await;
     let longest = "p".repeat(1_024);
@@ -619,10 +627,11 @@ async fn overlong_names_passwords_and_bodies_are_refused_before_any_check() {
 #[tokio::test]
 async fn each_client_address_has_its_rate_and_forwarded_addresses_count_only_from_trusted_proxies()
 {
-    let limited = |trusted: Option<&str>| Config {
-        login_rate_per_address: 3.try_into().unwrap(),
-        trusted_proxies: trusted.map(|t| t.parse().unwrap()),
-        ..Config::for_tests()
+    let limited = |trusted: Option<&str>| {
+        let mut config = Config::for_tests();
+        config.login.login_rate_per_address = 3.try_into().unwrap();
+        config.login.trusted_proxies = trusted.map(|t| t.parse().unwrap());
+        config
     };
     let attempt = |app: &TestApp, name: &'static str, forwarded: &'static str| {
         let app_url = app.base_url.clone();
@@ -701,10 +710,11 @@ async fn each_client_address_has_its_rate_and_forwarded_addresses_count_only_fro
 
 #[tokio::test]
 async fn each_name_has_its_rate_from_every_address() {
-    let app = TestApp::spawn(Config {
-        login_rate_per_name: 2.try_into().unwrap(),
-        trusted_proxies: Some("127.0.0.0/8".parse().unwrap()),
-        ..Config::for_tests()
+    let app = TestApp::spawn({
+        let mut config = Config::for_tests();
+        config.login.login_rate_per_name = 2.try_into().unwrap();
+        config.login.trusted_proxies = Some("127.0.0.0/8".parse().unwrap());
+        config
     })
     .await;
     for (i, forwarded) in ["198.51.100.1", "198.51.100.2"].into_iter().enumerate() {

@@ -110,12 +110,10 @@ async fn events_on_redis_appear_on_the_dashboard_and_html_stays_text() {
 async fn the_page_shows_it_is_reconnecting_and_comes_back_after_a_restart() {
     let driver = ChromeDriver::start().await;
     let db = TestDatabase::create().await;
-    let config = Config {
-        bind_addr: std::net::SocketAddr::from(([127, 0, 0, 1], free_port())),
-        database_url: Some(db.url.clone()),
-        session_secret: Some("a-session-secret-that-survives-a-restart".into()),
-        ..Config::for_tests()
-    };
+    let mut config = Config::for_tests();
+    config.server.bind_addr = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
+    config.database.database_url = Some(db.url.clone().into());
+    config.login.session_secret = Some("a-session-secret-that-survives-a-restart".into());
     let (app, browser) = live_dashboard(&driver, &config).await;
 
     drop(app);
@@ -145,10 +143,8 @@ async fn the_page_shows_it_is_reconnecting_and_comes_back_after_a_restart() {
 async fn a_page_whose_login_expired_goes_to_the_login_page() {
     let driver = ChromeDriver::start().await;
     // Login sessions in memory: a restart forgets every one.
-    let config = Config {
-        bind_addr: std::net::SocketAddr::from(([127, 0, 0, 1], free_port())),
-        ..Config::for_tests()
-    };
+    let mut config = Config::for_tests();
+    config.server.bind_addr = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
     let (app, browser) = live_dashboard(&driver, &config).await;
 
     drop(app);
@@ -168,10 +164,8 @@ async fn a_page_whose_login_expired_goes_to_the_login_page() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_whose_session_logs_out_elsewhere_goes_to_the_login_page_at_once() {
     let driver = ChromeDriver::start().await;
-    let config = Config {
-        bind_addr: std::net::SocketAddr::from(([127, 0, 0, 1], free_port())),
-        ..Config::for_tests()
-    };
+    let mut config = Config::for_tests();
+    config.server.bind_addr = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
     let (app, browser) = live_dashboard(&driver, &config).await;
 
     // The same session logged out from another tab: the open socket is

@@ -265,9 +265,10 @@ async fn a_reconnect_with_the_last_seq_gets_what_it_missed_or_a_fresh_snapshot()
 #[tokio::test]
 async fn a_slow_client_is_closed_with_4008_while_a_fast_one_receives_everything() {
     const QUEUE: usize = 8;
-    let app = TestApp::spawn(Config {
-        push_client_queue_frames: QUEUE,
-        ..Config::for_tests()
+    let app = TestApp::spawn({
+        let mut config = Config::for_tests();
+        config.server.push_client_queue_frames = QUEUE;
+        config
     })
     .await;
     let mut fast = connect(&app, Some(&app.admin_token), "").await.unwrap();
@@ -354,9 +355,10 @@ fn refusal(result: Result<Socket, Error>) -> (u16, Value) {
 
 #[tokio::test]
 async fn a_page_of_another_origin_cannot_open_the_socket() {
-    let app = TestApp::spawn(Config {
-        allowed_origins: "https://Dash.Example/".parse().unwrap(),
-        ..Config::for_tests()
+    let app = TestApp::spawn({
+        let mut config = Config::for_tests();
+        config.server.allowed_origins = "https://Dash.Example/".parse().unwrap();
+        config
     })
     .await;
     let browser = Browser::new(&app.base_url);
@@ -464,9 +466,10 @@ async fn a_socket_is_closed_with_4401_at_logout_and_at_token_revocation() {
 #[tokio::test]
 async fn a_socket_is_closed_with_4401_when_its_user_changes_role_or_is_removed() {
     let db = TestDatabase::create().await;
-    let app = TestApp::spawn(Config {
-        database_url: Some(db.url.clone()),
-        ..Config::for_tests()
+    let app = TestApp::spawn({
+        let mut config = Config::for_tests();
+        config.database.database_url = Some(db.url.clone().into());
+        config
     })
     .await;
     let accounts = &app.state.accounts;

@@ -151,10 +151,11 @@ async fn with_postgres_away_routes_that_need_it_answer_503_json_at_once_and_the_
     let redis = RedisServer::start().await;
     let db = TestDatabase::create().await;
     let proxy = TcpProxy::start(db.server_address()).await;
-    let app = TestApp::spawn(Config {
-        redis_url: Some(redis.url()),
-        database_url: Some(db.url_via(proxy.port)),
-        ..Config::for_tests()
+    let app = TestApp::spawn({
+        let mut config = Config::for_tests();
+        config.bus.redis_url = Some(redis.url().into());
+        config.database.database_url = Some(db.url_via(proxy.port).into());
+        config
     })
     .await;
     app.wait_connected().await;
@@ -238,10 +239,11 @@ async fn started_with_postgres_away_it_serves_live_data_and_migrates_and_bootstr
     let proxy = TcpProxy::start(db.server_address()).await;
     proxy.cut();
     let building = Instant::now();
-    let app = Application::build(Config {
-        redis_url: Some(redis.url()),
-        database_url: Some(db.url_via(proxy.port)),
-        ..Config::for_tests()
+    let app = Application::build({
+        let mut config = Config::for_tests();
+        config.bus.redis_url = Some(redis.url().into());
+        config.database.database_url = Some(db.url_via(proxy.port).into());
+        config
     })
     .await
     .expect("starts without its database");

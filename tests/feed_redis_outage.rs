@@ -264,11 +264,12 @@ async fn after_each_redis_restart_the_subscriber_is_back_at_once() {
 async fn the_lease_holder_re_claims_its_key_after_a_redis_restart() {
     use tickstock::feed::lease::LEASE_KEY;
     let mut redis = RedisServer::start().await;
-    let app = common::TestApp::spawn(tickstock::config::Config {
-        redis_url: Some(redis.url()),
-        data_source: Some(tickstock::config::SourceChoice::Synthetic),
-        synthetic_ticks_per_second: 50.0,
-        ..tickstock::config::Config::for_tests()
+    let app = common::TestApp::spawn({
+        let mut config = tickstock::config::Config::for_tests();
+        config.bus.redis_url = Some(redis.url().into());
+        config.feed.data_source = Some(tickstock::feed::settings::SourceChoice::Synthetic);
+        config.feed.synthetic_ticks_per_second = 50.0;
+        config
     })
     .await;
     let url = redis.url();

@@ -7,8 +7,9 @@ use std::time::Duration;
 use common::massive::{Behaviour, Command, FakeMassive, trades_frame};
 use common::{ChannelListener, RedisServer, TestApp, WAIT, wait_for};
 use serde_json::Value;
-use tickstock::config::{Config, List, SourceChoice};
+use tickstock::config::Config;
 use tickstock::feed::replay::ReplaySpeed;
+use tickstock::feed::settings::{List, SourceChoice};
 
 async fn forwarded(app: &TestApp) -> u64 {
     app.status().await["market_feed"]["ticks_forwarded"]
@@ -20,12 +21,13 @@ async fn forwarded(app: &TestApp) -> u64 {
 async fn the_synthetic_feed_walks_every_symbol_into_redis_in_the_tick_shape() {
     let redis = RedisServer::start().await;
     let listener = ChannelListener::start(&redis, "tickstock:market:ticks").await;
-    let app = TestApp::spawn(Config {
-        redis_url: Some(redis.url()),
-        data_source: Some(SourceChoice::Synthetic),
-        symbols: "aapl,msft,brk.b".parse::<List>().unwrap(),
-        synthetic_ticks_per_second: 500.0,
-        ..Config::for_tests()
+    let app = TestApp::spawn({
+        let mut config = Config::for_tests();
+        config.bus.redis_url = Some(redis.url().into());
+        config.feed.data_source = Some(SourceChoice::Synthetic);
+        config.feed.symbols = "aapl,msft,brk.b".parse::<List>().unwrap();
+        config.feed.synthetic_ticks_per_second = 500.0;
+        config
     })
     .await;
     let ticks = listener.wait_count(300).await;
@@ -53,10 +55,11 @@ async fn the_synthetic_feed_walks_every_symbol_into_redis_in_the_tick_shape() {
 
 #[tokio::test]
 async fn the_embedded_default_runs_the_synthetic_feed_on_the_in_process_bus() {
-    let app = TestApp::spawn(Config {
-        data_source: None,
-        synthetic_ticks_per_second: 200.0,
-        ..Config::for_tests()
+    let app = TestApp::spawn({
+        let mut config = Config::for_tests();
+        config.feed.data_source = None;
+        config.feed.synthetic_ticks_per_second = 200.0;
+        config
     })
     .await;
     wait_for("synthetic ticks forwarded in-process", WAIT, || async {
@@ -72,14 +75,15 @@ async fn a_recorded_live_feed_replays_as_fast_as_possible() {
     let fake = FakeMassive::start(Behaviour::Accept).await;
     let dir = tempfile::tempdir().unwrap();
     let recording = dir.path().join("frames.jsonl");
-    let live = TestApp::spawn(Config {
-        redis_url: Some(redis.url()),
-        data_source: Some(SourceChoice::Massive),
-        massive_api_key: Some("k".into()),
-        massive_ws_url: fake.url.clone(),
-        massive_subscriptions: Some("T.AAPL".parse::<List>().unwrap()),
-        massive_record_file: Some(recording.clone()),
-        ..Config::for_tests()
+    let live = TestApp::spawn({
+        let mut config = Config::for_tests();
+        config.bus.redis_url = Some(redis.url().into());
+        config.feed.data_source = Some(SourceChoice::Massive);
+        config.feed.massive_api_key = Some("k".into());
+        config.feed.massive_ws_url = fake.url.clone();
+        config.feed.massive_subscriptions = Some("T.AAPL".parse::<List>().unwrap());
+        config.feed.massive_record_file = Some(recording.clone());
+        config
     })
     .await;
     wait_for("connected", WAIT, || async {
@@ -108,11 +112,12 @@ async fn a_recorded_live_feed_replays_as_fast_as_possible() {
     assert!(first["at_ms"].as_i64().unwrap() > 1_700_000_000_000);
     drop(live);
 
-    let replay = TestApp::spawn(Config {
-        data_source: Some(SourceChoice::Replay),
-        replay_file: Some(recording),
-        replay_speed: ReplaySpeed::AsFastAsPossible,
-        ..Config::for_tests()
+    let replay = TestApp::spawn({
+        let mut config = Config::for_tests();
+        config.feed.data_source = Some(SourceChoice::Replay);
+        config.feed.replay_file = Some(recording);
+        config.feed.replay_speed = ReplaySpeed::AsFastAsPossible;
+        config
     })
     .await;
     let feed = wait_for("the replay to finish", WAIT, || async {
@@ -134,11 +139,12 @@ async fn a_recorded_live_feed_replays_as_fast_as_possible() {
 async fn every_long_running_task_is_supervised_and_shown_in_readiness_and_metrics() {
     let redis = RedisServer::start().await;
     let listener = ChannelListener::start(&redis, "tickstock:market:ticks").await;
-    let app = TestApp::spawn(Config {
-        redis_url: Some(redis.url()),
-        data_source: Some(SourceChoice::Synthetic),
-        synthetic_ticks_per_second: 200.0,
-        ..Config::for_tests()
+    let app = TestApp::spawn({
+        let mut config = Config::for_tests();
+        config.bus.redis_url = Some(redis.url().into());
+        config.feed.data_source = Some(SourceChoice::Synthetic);
+        config.feed.synthetic_ticks_per_second = 200.0;
+        config
     })
     .await;
     app.wait_connected().await;

@@ -863,11 +863,12 @@ async fn after_a_health_event_with_uptime_minus_1e16_the_subscriber_still_ingest
 #[tokio::test]
 async fn the_configured_window_refuses_old_events_and_keeps_current_ones() {
     let redis = RedisServer::start().await;
-    let app = TestApp::spawn(Config {
-        redis_url: Some(redis.url()),
-        event_max_age_seconds: Rules::DEFAULT_MAX_AGE_SECONDS,
-        event_max_future_seconds: Rules::DEFAULT_MAX_FUTURE_SECONDS,
-        ..Config::for_tests()
+    let app = TestApp::spawn({
+        let mut config = Config::for_tests();
+        config.bus.redis_url = Some(redis.url().into());
+        config.events.event_max_age_seconds = Rules::DEFAULT_MAX_AGE_SECONDS;
+        config.events.event_max_future_seconds = Rules::DEFAULT_MAX_FUTURE_SECONDS;
+        config
     })
     .await;
     app.wait_connected().await;

@@ -23,10 +23,11 @@ const SECRET: &str = "a-session-secret-of-at-least-32-characters";
 const AT_ONCE: Duration = Duration::from_secs(2);
 
 async fn app_on(database_url: String) -> TestApp {
-    TestApp::spawn(Config {
-        database_url: Some(database_url),
-        session_secret: Some(SECRET.into()),
-        ..Config::for_tests()
+    TestApp::spawn({
+        let mut config = Config::for_tests();
+        config.database.database_url = Some(database_url.into());
+        config.login.session_secret = Some(SECRET.into());
+        config
     })
     .await
 }
@@ -176,10 +177,11 @@ async fn a_database_outage_logs_nobody_out_and_what_fails_answers_503_json_at_on
 #[tokio::test]
 async fn without_a_database_redis_keeps_logins_across_a_restart_and_for_other_replicas() {
     let redis = RedisServer::start().await;
-    let config = || Config {
-        redis_url: Some(redis.url()),
-        session_secret: Some(SECRET.into()),
-        ..Config::for_tests()
+    let config = || {
+        let mut config = Config::for_tests();
+        config.bus.redis_url = Some(redis.url().into());
+        config.login.session_secret = Some(SECRET.into());
+        config
     };
     let first = TestApp::spawn(config()).await;
     let browser = Browser::new(&first.base_url);

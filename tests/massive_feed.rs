@@ -9,19 +9,19 @@ use std::time::Duration;
 use common::massive::{Behaviour, Command, FakeMassive, TestCa, trades_frame};
 use common::{ChannelListener, RedisServer, TestApp, WAIT, wait_for};
 use serde_json::{Value, json};
-use tickstock::config::{Config, List, SourceChoice};
+use tickstock::config::Config;
+use tickstock::feed::settings::{List, SourceChoice};
 
 const TICKS: &str = "tickstock:market:ticks";
 
 fn massive_config(redis: &RedisServer, fake: &FakeMassive, subscriptions: &str) -> Config {
-    Config {
-        redis_url: Some(redis.url()),
-        data_source: Some(SourceChoice::Massive),
-        massive_api_key: Some("test-key".into()),
-        massive_ws_url: fake.url.clone(),
-        massive_subscriptions: Some(subscriptions.parse::<List>().unwrap()),
-        ..Config::for_tests()
-    }
+    let mut config = Config::for_tests();
+    config.bus.redis_url = Some(redis.url().into());
+    config.feed.data_source = Some(SourceChoice::Massive);
+    config.feed.massive_api_key = Some("test-key".into());
+    config.feed.massive_ws_url = fake.url.clone();
+    config.feed.massive_subscriptions = Some(subscriptions.parse::<List>().unwrap());
+    config
 }
 
 async fn feed_status(app: &TestApp) -> Value {
@@ -186,9 +186,10 @@ async fn auth_failed_stops_the_retry_loop_and_is_reported() {
     let redis = RedisServer::start().await;
     let fake = FakeMassive::start(Behaviour::RejectAuth).await;
     let alerts = ChannelListener::start(&redis, "tickstock:alerts:critical").await;
-    let app = TestApp::spawn(Config {
-        massive_alert_grace_seconds: 1,
-        ..massive_config(&redis, &fake, "A.AAPL")
+    let app = TestApp::spawn({
+        let mut config = massive_config(&redis, &fake, "A.AAPL");
+        config.feed.massive_alert_grace_seconds = 1;
+        config
     })
     .await;
     let feed = wait_feed_state(&app, "auth_failed").await;
@@ -255,9 +256,10 @@ async fn a_socket_dropped_without_close_frame_reconnects_and_resubscribes_everyt
 async fn a_silent_dead_socket_is_detected_by_the_read_timeout() {
     let redis = RedisServer::start().await;
     let fake = FakeMassive::start(Behaviour::Accept).await;
-    let app = TestApp::spawn(Config {
-        massive_read_timeout_seconds: 3,
-        ..massive_config(&redis, &fake, "A.AAPL,A.MSFT")
+    let app = TestApp::spawn({
+        let mut config = massive_config(&redis, &fake, "A.AAPL,A.MSFT");
+        config.feed.massive_read_timeout_seconds = 3;
+        config
     })
     .await;
     wait_subscribed(&fake, 0, 2).await;
@@ -270,9 +272,10 @@ async fn a_silent_dead_socket_is_detected_by_the_read_timeout() {
 async fn redis_stopped_while_ticks_flow_the_socket_is_still_read_and_drops_are_counted() {
     let mut redis = RedisServer::start().await;
     let fake = FakeMassive::start(Behaviour::Accept).await;
-    let app = TestApp::spawn(Config {
-        feed_queue_capacity: 100,
-        ..massive_config(&redis, &fake, "T.AAPL")
+    let app = TestApp::spawn({
+        let mut config = massive_config(&redis, &fake, "T.AAPL");
+        config.feed.feed_queue_capacity = 100;
+        config
     })
     .await;
     wait_feed_state(&app, "connected").await;
@@ -338,9 +341,10 @@ async fn wss_with_a_test_ca_connects_and_an_unknown_ca_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let ca_file = dir.path().join("ca.pem");
     std::fs::write(&ca_file, &ca.ca_pem).unwrap();
-    let app = TestApp::spawn(Config {
-        massive_ca_file: Some(ca_file),
-        ..massive_config(&redis, &fake, "T.AAPL")
+    let app = TestApp::spawn({
+        let mut config = massive_config(&redis, &fake, "T.AAPL");
+        config.feed.massive_ca_file = Some(ca_file);
+        config
     })
     .await;
     wait_feed_state(&app, "connected").await;
@@ -352,13 +356,14 @@ async fn wss_with_a_test_ca_connects_and_an_unknown_ca_is_refused() {
 async fn an_outage_longer_than_the_grace_period_raises_a_critical_alert_then_its_recovery() {
     let redis = RedisServer::start().await;
     let port = common::free_port();
-    let app = TestApp::spawn(Config {
-        massive_alert_grace_seconds: 1,
-        redis_url: Some(redis.url()),
-        data_source: Some(SourceChoice::Massive),
-        massive_api_key: Some("k".into()),
-        massive_ws_url: format!("ws://127.0.0.1:{port}/stocks"),
-        ..Config::for_tests()
+    let app = TestApp::spawn({
+        let mut config = Config::for_tests();
+        config.feed.massive_alert_grace_seconds = 1;
+        config.bus.redis_url = Some(redis.url().into());
+        config.feed.data_source = Some(SourceChoice::Massive);
+        config.feed.massive_api_key = Some("k".into());
+        config.feed.massive_ws_url = format!("ws://127.0.0.1:{port}/stocks");
+        config
     })
     .await;
     app.wait_connected().await;

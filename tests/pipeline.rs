@@ -42,10 +42,11 @@ async fn both_health_shapes_carry_the_same_ticks_per_second() {
 #[tokio::test]
 async fn health_alone_means_online_stop_means_idle_silence_means_stale() {
     let redis = RedisServer::start().await;
-    let app = TestApp::spawn(Config {
-        redis_url: Some(redis.url()),
-        health_stale_seconds: 1,
-        ..Config::for_tests()
+    let app = TestApp::spawn({
+        let mut config = Config::for_tests();
+        config.bus.redis_url = Some(redis.url().into());
+        config.events.health_stale_seconds = 1;
+        config
     })
     .await;
     app.wait_connected().await;
@@ -230,9 +231,10 @@ async fn a_detection_on_both_pattern_channels_is_kept_once() {
 #[tokio::test]
 async fn the_status_route_never_waits_on_a_dead_redis() {
     // Nothing listens on this port: the bus is down from the start.
-    let app = TestApp::spawn(Config {
-        redis_url: Some(format!("redis://127.0.0.1:{}/", common::free_port())),
-        ..Config::for_tests()
+    let app = TestApp::spawn({
+        let mut config = Config::for_tests();
+        config.bus.redis_url = Some(format!("redis://127.0.0.1:{}/", common::free_port()).into());
+        config
     })
     .await;
     let status = tokio::time::timeout(Duration::from_secs(2), app.status())

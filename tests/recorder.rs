@@ -41,10 +41,11 @@ fn minutes_ago(minutes: i64) -> DateTime<Utc> {
 }
 
 async fn app_with(redis: &RedisServer, database_url: &str) -> TestApp {
-    let app = TestApp::spawn(Config {
-        redis_url: Some(redis.url()),
-        database_url: Some(database_url.to_owned()),
-        ..Config::for_tests()
+    let app = TestApp::spawn({
+        let mut config = Config::for_tests();
+        config.bus.redis_url = Some(redis.url().into());
+        config.database.database_url = Some(database_url.to_owned().into());
+        config
     })
     .await;
     app.wait_connected().await;
@@ -443,9 +444,10 @@ async fn an_open_session_row_restores_the_current_session_at_start_up() {
     }
     pool.close().await;
 
-    let app = TestApp::spawn(Config {
-        database_url: Some(db.url.clone()),
-        ..Config::for_tests()
+    let app = TestApp::spawn({
+        let mut config = Config::for_tests();
+        config.database.database_url = Some(db.url.clone().into());
+        config
     })
     .await;
     let status = app.status().await;

@@ -16,10 +16,12 @@ use parking_lot::Mutex;
 use rand::Rng;
 use serde_json::{Value, json};
 use tickstock::bus::Bus;
-use tickstock::config::{Config, SourceChoice};
+use tickstock::config::Config;
 use tickstock::events::{self, Channel, Event, MARKET_TICKS};
+use tickstock::feed::settings::SourceChoice;
 use tickstock::sim::messages::FinalStatus;
-use tickstock::sim::{self, BarLength, Fault, HealthShape, Plan, Scenario, Settings, Summary};
+use tickstock::sim::settings::BarLength;
+use tickstock::sim::{self, Fault, HealthShape, Plan, Scenario, Settings, Summary};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 const BAR: Duration = Duration::from_millis(100);
@@ -758,12 +760,13 @@ async fn a_bad_tick_is_counted_and_skipped() {
 #[tokio::test]
 async fn the_embedded_default_comes_alive_with_the_simulator_on_the_synthetic_feed() {
     let _cpu = CPU.read().await;
-    let app = TestApp::spawn(Config {
-        data_source: Some(SourceChoice::Synthetic),
-        synthetic_ticks_per_second: 400.0,
-        sim_bar_seconds: BarLength::Fixed(Duration::from_millis(200)),
-        sim_health_seconds: Duration::from_millis(300),
-        ..Config::for_tests()
+    let app = TestApp::spawn({
+        let mut config = Config::for_tests();
+        config.feed.data_source = Some(SourceChoice::Synthetic);
+        config.feed.synthetic_ticks_per_second = 400.0;
+        config.sim.sim_bar_seconds = BarLength::Fixed(Duration::from_millis(200));
+        config.sim.sim_health_seconds = Duration::from_millis(300);
+        config
     })
     .await;
     // Warmed-up indicators: values from the very first bar.

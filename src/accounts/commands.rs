@@ -5,11 +5,12 @@ use std::io::BufRead;
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
+use secrecy::ExposeSecret;
 
 use super::{Accounts, Role};
-use crate::bus::Bus;
-use crate::config::Config;
+use crate::bus::settings::BusConfig;
 use crate::store::Store;
+use crate::store::settings::DatabaseConfig;
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
@@ -45,19 +46,19 @@ pub enum TokenCommand {
     Revoke { id: i64 },
 }
 
-async fn accounts(config: &Config) -> anyhow::Result<Accounts> {
-    let Some(url) = &config.database_url else {
+async fn accounts(database: &DatabaseConfig, bus: &BusConfig) -> anyhow::Result<Accounts> {
+    let Some(url) = &database.database_url else {
         bail!(
             "DATABASE_URL is required: without it accounts live in the server's memory and end with it"
         );
     };
-    let store = Store::connect(url)
+    let store = Store::connect(url.expose_secret())
         .await
         .context("cannot use the database at DATABASE_URL")?;
     let accounts = Accounts::new(store);
     // A revocation reaches the running replicas through their Redis.
-    Ok(match &config.redis_url {
-        Some(url) => accounts.announcing_on(&Bus::new(Some(url)).context("REDIS_URL")?),
+    Ok(match &bus.redis_url {
+        Some(_) => accounts.announcing_on(&bus.open().context("REDIS_URL")?),
         None => accounts,
     })
 }
@@ -78,8 +79,12 @@ fn read_password(input: impl BufRead) -> anyhow::Result<String> {
     Ok(password)
 }
 
-pub async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
-    let accounts = accounts(&config).await?;
+pub async fn user(
+    database: &DatabaseConfig,
+    bus: &BusConfig,
+    command: UserCommand,
+) -> anyhow::Result<()> {
+    let accounts = accounts(database, bus).await?;
     match command {
         UserCommand::Add {
             name,
@@ -120,8 +125,12 @@ pub async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn token(config: Config, command: TokenCommand) -> anyhow::Result<()> {
-    let accounts = accounts(&config).await?;
+pub async fn token(
+    database: &DatabaseConfig,
+    bus: &BusConfig,
+    command: TokenCommand,
+) -> anyhow::Result<()> {
+    let accounts = accounts(database, bus).await?;
     match command {
         TokenCommand::Create { name, label } => {
             let (info, token) = accounts.create_token(&name, &label).await?;

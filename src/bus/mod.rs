@@ -3,6 +3,7 @@
 
 mod memory;
 mod redis;
+pub mod settings;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

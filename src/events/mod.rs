@@ -14,6 +14,7 @@ pub mod pattern;
 pub mod required;
 pub mod rules;
 pub mod session;
+pub mod settings;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;

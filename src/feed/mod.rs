@@ -7,6 +7,7 @@ pub mod outage;
 pub mod queue;
 pub mod record;
 pub mod replay;
+pub mod settings;
 pub mod stats;
 pub mod synthetic;
 pub mod tick;

@@ -16,6 +16,7 @@ pub mod indicators;
 pub mod messages;
 mod outbox;
 pub mod publish;
+pub mod settings;
 mod synthetic;
 
 use std::sync::Arc;
@@ -29,7 +30,6 @@ use self::engine::Engine;
 use self::messages::{FinalStatus, Session};
 use self::outbox::PublishStats;
 use crate::bus::Bus;
-use crate::config::Config;
 use crate::events::MARKET_TICKS;
 
 pub use self::engine::{MAX_TRACKED_SYMBOLS, OUTAGE_COMPONENT};
@@ -77,45 +77,6 @@ pub enum HealthShape {
     A,
     /// Seed 004's `data_flow` / `resource_usage` groups and `issues`.
     B,
-}
-
-/// `EMBEDDED_SIMULATOR`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum EmbeddedSimulator {
-    /// On when the bus is in-process and this process produces ticks.
-    Auto,
-    /// On whenever the bus is in-process.
-    On,
-    Off,
-}
-
-/// `SIM_BAR_SECONDS`: a length in seconds, or `auto` for the mode's default.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum BarLength {
-    Auto,
-    Fixed(Duration),
-}
-
-impl std::str::FromStr for BarLength {
-    type Err = String;
-
-    fn from_str(value: &str) -> Result<Self, Self::Err> {
-        if value.trim().eq_ignore_ascii_case("auto") {
-            return Ok(BarLength::Auto);
-        }
-        parse_seconds(value)
-            .map(BarLength::Fixed)
-            .map_err(|reason| format!("{reason}, or auto"))
-    }
-}
-
-impl BarLength {
-    fn or(self, default: Duration) -> Duration {
-        match self {
-            BarLength::Auto => default,
-            BarLength::Fixed(length) => length,
-        }
-    }
 }
 
 /// Seconds, fractions allowed (`0.25`), from 10 ms to a day.
@@ -205,21 +166,6 @@ pub struct Settings {
     pub symbol_count: usize,
 }
 
-impl Settings {
-    /// The configured settings for `plan`, with bars of `default_bar` unless
-    /// `SIM_BAR_SECONDS` says otherwise.
-    pub fn from_config(config: &Config, plan: Plan, default_bar: Duration) -> Self {
-        Self {
-            symbol_count: config.symbols.0.len() + plan.load_symbols,
-            plan,
-            bar_interval: config.sim_bar_seconds.or(default_bar),
-            health_interval: config.sim_health_seconds,
-            health_shape: config.sim_health_shape,
-            warmup_bars: usize::try_from(config.sim_warmup_bars).unwrap_or(usize::MAX),
-        }
-    }
-}
-
 /// What a run did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
@@ -280,32 +226,13 @@ pub async fn run(settings: Settings, bus: Bus, stop: CancellationToken) -> Summa
     }
 }
 
-/// Starts the in-process simulator of the embedded default, if the
-/// configuration wants it: only ever on the in-process bus.
+/// Starts the in-process simulator of the embedded default, supervised.
 pub fn start_embedded(
-    config: &Config,
+    settings: Settings,
     bus: &Bus,
-    ticks_in_process: bool,
     tasks: &crate::supervise::Supervisor,
     shutdown: &CancellationToken,
 ) {
-    let wanted = match config.embedded_simulator {
-        EmbeddedSimulator::Auto => ticks_in_process,
-        EmbeddedSimulator::On => true,
-        EmbeddedSimulator::Off => false,
-    };
-    if !wanted {
-        return;
-    }
-    if !matches!(bus, Bus::Memory(_)) {
-        if config.embedded_simulator == EmbeddedSimulator::On {
-            info!(
-                "EMBEDDED_SIMULATOR=on is ignored with REDIS_URL: run `tickstock simulate` instead"
-            );
-        }
-        return;
-    }
-    let settings = Settings::from_config(config, Plan::new(Scenario::Normal), EMBEDDED_BAR);
     let (bus, stop) = (bus.clone(), shutdown.clone());
     tasks.spawn(
         "simulator",
@@ -323,22 +250,6 @@ pub fn start_embedded(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bar_lengths_parse_as_auto_or_seconds() {
-        assert_eq!("auto".parse::<BarLength>(), Ok(BarLength::Auto));
-        assert_eq!(
-            "0.25".parse::<BarLength>(),
-            Ok(BarLength::Fixed(Duration::from_millis(250)))
-        );
-        assert_eq!(
-            "60".parse::<BarLength>(),
-            Ok(BarLength::Fixed(Duration::from_secs(60)))
-        );
-        for bad in ["0", "-1", "abc", "", "100000", "NaN"] {
-            assert!(bad.parse::<BarLength>().is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn timeframes_name_the_bar_length() {

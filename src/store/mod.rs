@@ -4,6 +4,7 @@
 
 pub mod current_session;
 pub mod history;
+pub mod settings;
 
 use std::future::Future;
 use std::sync::Arc;

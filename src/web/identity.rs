@@ -155,8 +155,8 @@ impl Identity {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Origins;
     use crate::store::Store;
+    use crate::web::settings::Origins;
 
     fn identity(allowed: &str) -> Identity {
         let allowed: Origins = allowed.parse().unwrap();

@@ -14,6 +14,7 @@ mod pages;
 mod probes;
 pub mod routes;
 pub mod sessions;
+pub mod settings;
 mod template;
 mod ws;
 

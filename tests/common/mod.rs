@@ -198,19 +198,21 @@ impl TestApp {
     }
 
     pub async fn with_redis(redis: &RedisServer) -> Self {
-        Self::spawn(Config {
-            redis_url: Some(redis.url()),
-            ..Config::for_tests()
+        Self::spawn({
+            let mut config = Config::for_tests();
+            config.bus.redis_url = Some(redis.url().into());
+            config
         })
         .await
     }
 
     /// The production shape: a real Redis and a real PostgreSQL database.
     pub async fn with_redis_and_database(redis: &RedisServer, db: &postgres::TestDatabase) -> Self {
-        Self::spawn(Config {
-            redis_url: Some(redis.url()),
-            database_url: Some(db.url.clone()),
-            ..Config::for_tests()
+        Self::spawn({
+            let mut config = Config::for_tests();
+            config.bus.redis_url = Some(redis.url().into());
+            config.database.database_url = Some(db.url.clone().into());
+            config
         })
         .await
     }
