@@ -248,7 +248,7 @@ impl FeedConfig {
             .map_err(|e| invalid("MASSIVE_CA_FILE", e.to_string()))?;
         Ok(MassiveSettings {
             url: self.massive_ws_url.clone(),
-            api_key: api_key.to_owned(),
+            api_key: SecretString::from(api_key.to_owned()),
             subscriptions,
             read_timeout: Duration::from_secs(self.massive_read_timeout_seconds),
             reconnect_cap: Duration::from_secs(self.massive_reconnect_max_seconds),

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout};
 use tokio_tungstenite::tungstenite::Message;
@@ -37,7 +38,7 @@ const STABLE_AFTER: Duration = Duration::from_secs(60);
 #[derive(Clone)]
 pub struct MassiveSettings {
     pub url: String,
-    pub api_key: String,
+    pub api_key: SecretString,
     /// The full subscription set (`AM.AAPL`, `T.MSFT`, ...), re-sent after every reconnect.
     pub subscriptions: Vec<String>,
     /// No frame (data or pong) for this long means the socket is dead.
@@ -48,12 +49,12 @@ pub struct MassiveSettings {
     pub record_file: Option<PathBuf>,
 }
 
-/// Never shows the key.
+/// Never shows the key (a `SecretString` shows itself redacted).
 impl std::fmt::Debug for MassiveSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MassiveSettings")
             .field("url", &self.url)
-            .field("api_key", &"<redacted>")
+            .field("api_key", &self.api_key)
             .field("subscriptions", &self.subscriptions.len())
             .field("read_timeout", &self.read_timeout)
             .field("record_file", &self.record_file)
@@ -148,7 +149,11 @@ async fn connection(
     let (mut sink, mut stream) = socket.split();
     let handshake = async {
         expect_status(&mut stream, "connected", queue).await?;
-        send(&mut sink, Message::text(protocol::auth(&settings.api_key))).await?;
+        send(
+            &mut sink,
+            Message::text(protocol::auth(settings.api_key.expose_secret())),
+        )
+        .await?;
         expect_status(&mut stream, "auth_success", queue).await?;
         for message in protocol::subscribe_messages(&settings.subscriptions) {
             send(&mut sink, Message::text(message)).await?;
