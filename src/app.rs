@@ -168,7 +168,7 @@ impl Application {
         let feed = Arc::new(FeedStats::new(
             feed_settings.source.as_ref().map(Source::kind),
         ));
-        let hub = crate::push::Hub::start(
+        let hub = crate::dashboard::Hub::start(
             live.clone(),
             feed.clone(),
             recorder.stats(),

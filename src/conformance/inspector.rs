@@ -30,11 +30,11 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::dashboard::ReasonCounts;
 use crate::events::fields::{serialize_opt_timestamp, serialize_timestamp};
 use crate::events::required::Findings;
 use crate::events::{self, Channel, DecodeError, Event, Rules};
 use crate::state::LiveState;
-use crate::state::ReasonCounts;
 
 /// Messages kept (and shown) per channel.
 pub const RECENT: usize = 20;

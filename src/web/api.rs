@@ -10,6 +10,6 @@ use super::AppState;
 pub async fn status(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/json")],
-        state.hub.status_json(),
+        state.hub.status_body(),
     )
 }

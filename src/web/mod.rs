@@ -50,7 +50,7 @@ pub struct AppState {
     pub lockout: Arc<Lockout>,
     pub login_limits: Arc<limits::LoginLimits>,
     pub login_csrf: Arc<auth::csrf::LoginCsrf>,
-    pub hub: Arc<crate::push::Hub>,
+    pub hub: Arc<crate::dashboard::Hub>,
     pub conformance: Arc<crate::conformance::Conformance>,
     pub identity: identity::Identity,
     pub metrics: Arc<prometheus_client::registry::Registry>,

@@ -33,7 +33,7 @@ use super::auth::CurrentUser;
 use super::identity::{Concern, Credential, Identity, Login};
 use crate::accounts::changes::AuthChange;
 use crate::conformance::inspector::Inspector;
-use crate::push::Hub;
+use crate::dashboard::Hub;
 
 pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
 pub const CLOSE_PING_TIMEOUT: u16 = 4000;

@@ -1,8 +1,7 @@
-//! The dashboard push (CONTRACT §6). One hub task turns live-state changes
-//! into numbered messages `{"seq": N, "event": NAME, "data": {...}}`, batches
-//! those of a short window into one frame (a JSON array when there are
-//! several), serialised once for every client, and keeps the recent frames so
-//! that a client reconnecting with its last `seq` gets what it missed.
+//! The hub: one task turns live-state changes into numbered messages,
+//! serialising each once for every client, batches those of a short window
+//! into one frame, and keeps the recent frames so that a client reconnecting
+//! with its last `seq` gets what it missed.
 //!
 //! Clients read frames from one bounded broadcast ring: a client that falls a
 //! whole ring behind is disconnected (close code 4008) instead of growing
@@ -15,14 +14,15 @@ use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
 use parking_lot::Mutex;
-use serde::Serialize;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::messages::{self, Message, Snapshot};
+use super::status::{StatusBody, StatusSections};
 use crate::feed::FeedStats;
 use crate::recorder::RecorderStats;
-use crate::state::{LiveEvent, LiveState};
+use crate::state::{Change, LiveState};
 
 /// The shortest time between two frames.
 const BATCH_WINDOW: Duration = Duration::from_millis(10);
@@ -62,13 +62,6 @@ pub struct Hub {
     last_seq: AtomicU64,
     pub stats: HubStats,
     pub shutdown: CancellationToken,
-}
-
-/// The parts of the status outside the live state.
-#[derive(Serialize)]
-struct StatusSections<'a> {
-    market_feed: &'a FeedStats,
-    recorder: &'a RecorderStats,
 }
 
 impl Hub {
@@ -130,62 +123,47 @@ impl Hub {
         )
     }
 
-    /// The body of `/streaming/api/status`.
-    pub fn status_json(&self) -> String {
-        let sections = StatusSections {
+    fn sections(&self) -> StatusSections<'_> {
+        StatusSections {
             market_feed: &self.feed,
             recorder: &self.recorder,
-        };
-        String::from_utf8(self.live.status_json(chrono::Utc::now(), &sections)).unwrap_or_default()
+        }
+    }
+
+    /// The body of `/streaming/api/status`.
+    pub fn status_body(&self) -> String {
+        super::status_body(&self.live, chrono::Utc::now(), &self.sections())
     }
 
     /// Everything a new page needs, numbered with the last `seq` it includes.
     pub fn snapshot(&self) -> (u64, Utf8Bytes) {
         let seq = self.last_seq();
-        let text = format!(
-            r#"{{"seq":{seq},"event":"snapshot","data":{{"status":{},"patterns":{},"indicators":{},"alerts":{}}}}}"#,
-            self.status_json(),
-            to_json(&self.live.recent_patterns(SNAPSHOT_PATTERNS)),
-            to_json(
-                &self
-                    .live
-                    .latest_indicators()
-                    .into_iter()
-                    .take(SNAPSHOT_INDICATORS)
-                    .collect::<Vec<_>>()
-            ),
-            to_json(&self.live.recent_alerts(SNAPSHOT_ALERTS)),
+        let now = chrono::Utc::now();
+        let status = self.live.status_view(now);
+        let mut indicators = self.live.latest_indicators();
+        indicators.truncate(SNAPSHOT_INDICATORS);
+        let text = messages::snapshot(
+            seq,
+            &Snapshot {
+                status: StatusBody::new(&self.live, &status, now, &self.sections()),
+                patterns: &self.live.recent_patterns(SNAPSHOT_PATTERNS),
+                indicators: &indicators,
+                alerts: &self.live.recent_alerts(SNAPSHOT_ALERTS),
+            },
         );
         (seq, text.into())
     }
 
-    fn publish(&self, events: &[Message]) {
-        if events.is_empty() {
+    fn publish(&self, messages: &[Message]) {
+        if messages.is_empty() {
             return;
         }
         let first_seq = self.last_seq() + 1;
-        let mut text = String::with_capacity(events.iter().map(|e| e.data.len() + 48).sum());
-        if events.len() > 1 {
-            text.push('[');
-        }
-        for (i, event) in events.iter().enumerate() {
-            if i > 0 {
-                text.push(',');
-            }
-            let seq = first_seq + i as u64;
-            text.push_str(&format!(
-                r#"{{"seq":{seq},"event":"{}","data":{}}}"#,
-                event.name, event.data
-            ));
-        }
-        if events.len() > 1 {
-            text.push(']');
-        }
-        let last_seq = first_seq + events.len() as u64 - 1;
+        let last_seq = first_seq + messages.len() as u64 - 1;
         let frame = Arc::new(Frame {
             first_seq,
             last_seq,
-            text: text.into(),
+            text: messages::frame(first_seq, messages).into(),
         });
         {
             // History first: a client subscribing now finds the frame in one place or both.
@@ -200,29 +178,10 @@ impl Hub {
     }
 }
 
-/// A message before it gets its `seq`.
-struct Message {
-    name: &'static str,
-    data: String,
-}
-
-impl From<&LiveEvent> for Message {
-    fn from(event: &LiveEvent) -> Self {
-        Self {
-            name: event.name,
-            data: event.data.clone(),
-        }
-    }
-}
-
-fn to_json<T: Serialize>(value: &T) -> String {
-    serde_json::to_string(value).unwrap_or_else(|_| "null".into())
-}
-
 /// Frames go out at most once per `BATCH_WINDOW`: a change after a quiet
 /// spell leaves at once; under load, what arrives within a window since the
 /// last frame travels together.
-async fn run(hub: Arc<Hub>, mut changes: broadcast::Receiver<Arc<LiveEvent>>) {
+async fn run(hub: Arc<Hub>, mut changes: broadcast::Receiver<Change>) {
     let mut status_clock = tokio::time::interval(STATUS_EVERY);
     let mut batch: Vec<Message> = Vec::with_capacity(MAX_BATCH);
     let mut last_frame = Instant::now() - BATCH_WINDOW;
@@ -234,7 +193,7 @@ async fn run(hub: Arc<Hub>, mut changes: broadcast::Receiver<Arc<LiveEvent>>) {
                 Some(message) => batch.push(message),
                 None => return,
             },
-            _ = status_clock.tick() => batch.push(Message { name: "streaming_status", data: hub.status_json() }),
+            _ = status_clock.tick() => batch.push(Message::Status(hub.status_body())),
         }
         // Company: whatever is waiting, and what arrives until a window has
         // passed since the last frame.
@@ -247,7 +206,7 @@ async fn run(hub: Arc<Hub>, mut changes: broadcast::Receiver<Arc<LiveEvent>>) {
                         _ = tokio::time::sleep_until(deadline) => break,
                     }
                 }
-                Ok(event) => Ok(event),
+                Ok(change) => Ok(change),
                 Err(broadcast::error::TryRecvError::Lagged(n)) => {
                     Err(broadcast::error::RecvError::Lagged(n))
                 }
@@ -267,12 +226,9 @@ async fn run(hub: Arc<Hub>, mut changes: broadcast::Receiver<Arc<LiveEvent>>) {
 }
 
 /// A change as a message; `None` when the live state is gone.
-fn receive(
-    hub: &Hub,
-    change: Result<Arc<LiveEvent>, broadcast::error::RecvError>,
-) -> Option<Message> {
+fn receive(hub: &Hub, change: Result<Change, broadcast::error::RecvError>) -> Option<Message> {
     match change {
-        Ok(event) => Some(Message::from(event.as_ref())),
+        Ok(change) => Some(Message::Change(change)),
         Err(broadcast::error::RecvError::Lagged(missed)) => {
             hub.stats
                 .missed_changes
@@ -280,10 +236,7 @@ fn receive(
             tracing::warn!(
                 "PUSH: the hub fell behind by {missed} changes; clients will take a fresh snapshot"
             );
-            Some(Message {
-                name: "resync",
-                data: format!(r#"{{"missed":{missed}}}"#),
-            })
+            Some(Message::Resync { missed })
         }
         Err(broadcast::error::RecvError::Closed) => None,
     }
@@ -313,11 +266,8 @@ mod tests {
         })
     }
 
-    fn message(n: u32) -> Message {
-        Message {
-            name: "streaming_indicator",
-            data: format!(r#"{{"n":{n}}}"#),
-        }
+    fn message(n: u64) -> Message {
+        Message::Resync { missed: n }
     }
 
     #[test]
@@ -329,7 +279,7 @@ mod tests {
         assert_eq!(frames.len(), 2);
         assert_eq!(
             frames[0].text.as_str(),
-            r#"{"seq":1,"event":"streaming_indicator","data":{"n":1}}"#
+            r#"{"seq":1,"event":"resync","data":{"missed":1}}"#
         );
         let batch: serde_json::Value = serde_json::from_str(frames[1].text.as_str()).unwrap();
         assert_eq!(batch[0]["seq"], 2);
@@ -340,7 +290,7 @@ mod tests {
     #[test]
     fn resuming_needs_the_history_to_hold_everything_missed() {
         let hub = hub();
-        for n in 0..(HISTORY_FRAMES as u32 + 10) {
+        for n in 0..(HISTORY_FRAMES as u64 + 10) {
             hub.publish(&[message(n)]);
         }
         let last = hub.last_seq();
