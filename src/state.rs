@@ -69,7 +69,7 @@ pub enum SessionSource {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CurrentSession {
+pub struct StreamingSession {
     pub session_id: String,
     pub universe: Option<String>,
     #[serde(serialize_with = "serialize_opt_timestamp")]
@@ -84,7 +84,7 @@ pub struct CurrentSession {
     pub extra: Object,
 }
 
-impl CurrentSession {
+impl StreamingSession {
     fn from_started(started: SessionStarted) -> Self {
         Self {
             session_id: started.session_id,
@@ -205,7 +205,7 @@ struct RecentPatterns {
 
 #[derive(Default)]
 struct Inner {
-    session: Option<Received<Arc<CurrentSession>>>,
+    session: Option<Received<Arc<StreamingSession>>>,
     last_stopped: Option<Arc<SessionStopped>>,
     health: Option<Received<Arc<Health>>>,
     patterns: RecentPatterns,
@@ -217,12 +217,12 @@ struct Inner {
 /// announcement costs reference counts, never a serialisation.
 #[derive(Debug, Clone)]
 pub enum Change {
-    SessionStarted(Arc<CurrentSession>),
+    SessionStarted(Arc<StreamingSession>),
     SessionStopped(Arc<SessionStopped>),
     Health {
         health: Arc<Health>,
         /// The session this health event revealed, when `session_started` was missed.
-        revealed_session: Option<Arc<CurrentSession>>,
+        revealed_session: Option<Arc<StreamingSession>>,
     },
     /// A detection that came alone.
     Pattern(Arc<Pattern>),
@@ -235,7 +235,7 @@ pub enum Change {
 /// What the status shows of the state, taken under one read lock.
 pub struct StatusView {
     pub status: StreamStatus,
-    pub session: Option<Arc<CurrentSession>>,
+    pub session: Option<Arc<StreamingSession>>,
     pub last_session: Option<Arc<SessionStopped>>,
     pub health: Option<Received<Arc<Health>>>,
 }
@@ -273,7 +273,7 @@ impl LiveState {
     pub fn restore_session(&self, started: SessionStarted, now: DateTime<Utc>) {
         let mut inner = self.inner.write();
         if inner.session.is_none() {
-            let mut session = CurrentSession::from_started(started);
+            let mut session = StreamingSession::from_started(started);
             session.source = SessionSource::Database;
             inner.session = Some(Received {
                 value: Arc::new(session),
@@ -313,7 +313,7 @@ impl LiveState {
     ) -> Option<Change> {
         Some(match event {
             Event::SessionStarted(started) => {
-                let session = Arc::new(CurrentSession::from_started(started));
+                let session = Arc::new(StreamingSession::from_started(started));
                 inner.session = Some(Received {
                     value: session.clone(),
                     received_at,
@@ -443,12 +443,12 @@ impl LiveState {
         }
     }
 
-    pub fn session(&self) -> Option<CurrentSession> {
+    pub fn session(&self) -> Option<StreamingSession> {
         let inner = self.inner.read();
         inner
             .session
             .as_ref()
-            .map(|s| CurrentSession::clone(&s.value))
+            .map(|s| StreamingSession::clone(&s.value))
     }
 
     pub fn last_stopped(&self) -> Option<SessionStopped> {
@@ -520,7 +520,7 @@ fn recover_session(inner: &mut Inner, health: &Health, received_at: DateTime<Utc
     }
     info!("REDIS-SUBSCRIBER: Streaming session recovered from health - ID: {id}");
     inner.session = Some(Received {
-        value: Arc::new(CurrentSession::from_health(id.clone(), health)),
+        value: Arc::new(StreamingSession::from_health(id.clone(), health)),
         received_at,
     });
     true

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::events::{Health, Indicator, Pattern, SessionStopped};
-use crate::state::{Alert, Change, CurrentSession};
+use crate::state::{Alert, Change, StreamingSession};
 
 /// A message before it gets its `seq`.
 pub(super) enum Message {
@@ -80,7 +80,7 @@ fn json(value: &impl Serialize) -> serde_json::Result<Cow<'static, str>> {
 #[derive(Serialize)]
 #[serde(tag = "state", content = "session", rename_all = "snake_case")]
 enum SessionChange<'a> {
-    Started(&'a CurrentSession),
+    Started(&'a StreamingSession),
     Stopped(&'a SessionStopped),
 }
 
@@ -90,7 +90,7 @@ struct HealthChange<'a> {
     health: HealthView<'a>,
     /// The session this health event revealed, when `session_started` was missed.
     #[serde(skip_serializing_if = "Option::is_none")]
-    session: Option<&'a CurrentSession>,
+    session: Option<&'a StreamingSession>,
 }
 
 /// A health event and how long ago it arrived: in `streaming_health` and the status.

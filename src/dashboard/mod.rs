@@ -35,7 +35,7 @@
 //!   `decode_error_reasons` (label to count, those seen), `last_message_at`),
 //!   `market_feed` (`crate::feed::FeedStats`), `recorder`
 //!   (`crate::recorder::RecorderStats`).
-//! - SESSION: `crate::state::CurrentSession` (`session_id`, `universe`,
+//! - SESSION: `crate::state::StreamingSession` (`session_id`, `universe`,
 //!   `started_at`, `start_time`, `symbol_count`, `status`, `source`, then the
 //!   fields TickStockPL added).
 //! - STOPPED: `crate::events::SessionStopped`.

@@ -9,13 +9,13 @@ use crate::events::fields::serialize_opt_timestamp;
 use crate::events::{Channel, Reason, SessionStopped};
 use crate::feed::FeedStats;
 use crate::recorder::RecorderStats;
-use crate::state::{ChannelStats, CurrentSession, LiveState, StatusView, StreamStatus};
+use crate::state::{ChannelStats, LiveState, StatusView, StreamStatus, StreamingSession};
 
 /// The status body; `sections` (the feed, the recorder) are added at its top level.
 #[derive(Serialize)]
 pub(super) struct StatusBody<'a, S: Serialize> {
     status: StreamStatus,
-    session: Option<&'a CurrentSession>,
+    session: Option<&'a StreamingSession>,
     last_session: Option<&'a SessionStopped>,
     health: Option<HealthView<'a>>,
     subscriber_stats: SubscriberStats<'a>,
