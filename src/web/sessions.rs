@@ -168,15 +168,15 @@ impl SessionStore for SessionBackend {
 impl SessionBackend {
     /// PostgreSQL when `store` is, else Redis when `bus` is, else memory.
     pub async fn new(store: &Store, bus: &Bus) -> Result<Self, sqlx::Error> {
-        let shared = match (store, bus) {
-            (Store::Postgres(pool), _) => {
+        let shared = match (store.postgres(), bus) {
+            (Some(pool), _) => {
                 // Its table comes from the migrations.
                 Shared::Postgres(PostgresStore::new(pool.clone()))
             }
-            (Store::Memory(_), Bus::Redis(redis)) => Shared::Redis(RedisSessions {
+            (None, Bus::Redis(redis)) => Shared::Redis(RedisSessions {
                 redis: redis.connection(),
             }),
-            (Store::Memory(_), Bus::Memory(_)) => return Ok(Self::Memory(MemoryStore::default())),
+            (None, Bus::Memory(_)) => return Ok(Self::Memory(MemoryStore::default())),
         };
         Ok(Self::Shared {
             store: shared,
