@@ -81,9 +81,7 @@ impl Application {
             };
             tasks.spawn(database.watch(bootstrap, shutdown.clone()));
         }
-        let session_backend = SessionBackend::new(&store, &bus)
-            .await
-            .context("cannot create the login session table")?;
+        let session_backend = SessionBackend::new(&store, &bus);
         tracing::info!("AUTH: Login sessions live in {}", session_backend.kind());
         // Only the database's sessions expire by a task; it ends if the database fails.
         if store.postgres().is_some() {
