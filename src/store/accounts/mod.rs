@@ -1,7 +1,8 @@
 //! Users and API tokens as they are stored: in PostgreSQL ([`PostgresAccounts`])
 //! or in memory ([`MemoryAccounts`]), behind [`UserStore`] and [`TokenStore`].
 //! What they mean (passwords, lockout, the caches in front, announcing
-//! changes) is the concern of `crate::accounts`.
+//! changes) is the accounts module's concern, which uses these and not the
+//! other way round.
 
 mod memory;
 mod postgres;
