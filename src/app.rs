@@ -88,12 +88,10 @@ impl Application {
             };
             tasks.spawn(database.watch(bootstrap, shutdown.clone()));
         }
-        let session_backend = SessionBackend::new(&store, &bus)
-            .await
-            .context("cannot create the login session table")?;
+        let session_backend = SessionBackend::new(&store, &bus);
         tracing::info!("AUTH: Login sessions live in {}", session_backend.kind());
         // Only the database's sessions expire by a task; it ends if the database fails.
-        if matches!(store, Store::Postgres(_)) {
+        if store.postgres().is_some() {
             let (backend, stop) = (session_backend.clone(), shutdown.clone());
             supervisor.spawn(
                 "session_expiry",
@@ -286,10 +284,10 @@ async fn bootstrap_admin(
     config: &Config,
     store: &Store,
 ) -> anyhow::Result<()> {
-    let (password, generated) = match (&config.login.tickstock_admin_password, store) {
+    let (password, generated) = match (&config.login.tickstock_admin_password, store.postgres()) {
         (Some(password), _) => (password.expose_secret().to_owned(), false),
-        (None, Store::Memory(_)) => (hex::encode(rand::random::<[u8; 12]>()), true),
-        (None, Store::Postgres(_)) => {
+        (None, None) => (hex::encode(rand::random::<[u8; 12]>()), true),
+        (None, Some(_)) => {
             if accounts.list().await?.is_empty() {
                 tracing::warn!(
                     "ACCOUNTS: No user exists. Set TICKSTOCK_ADMIN_PASSWORD or run `tickstock user add NAME --admin --password-stdin`"

@@ -271,7 +271,7 @@ impl Writer {
                 Retry::UntilShutdown => Instant::now() + WRITE_TIMEOUT,
                 Retry::Never { deadline } => deadline,
             };
-            let attempt = tokio::time::timeout_at(deadline, self.store.write_history(batch));
+            let attempt = tokio::time::timeout_at(deadline, self.store.history().write(batch));
             let result = match retry {
                 Retry::UntilShutdown => tokio::select! {
                     biased;

@@ -408,7 +408,8 @@ async fn postgres_stopped_while_events_flow_keeps_the_live_status_counts_drops_a
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_open_session_row_restores_the_current_session_at_start_up() {
     let db = TestDatabase::create().await;
-    let Store::Postgres(pool) = Store::connect(&db.url).await.expect("migrate") else {
+    let store = Store::connect(&db.url).await.expect("migrate");
+    let Some(pool) = store.postgres().cloned() else {
         panic!("a PostgreSQL store");
     };
     let open = uuid::Uuid::new_v4();

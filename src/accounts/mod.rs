@@ -1,5 +1,6 @@
 //! Accounts: users with roles, their passwords, API tokens, and the login
-//! lockout. Stored in PostgreSQL, or in memory in the embedded default.
+//! lockout: the rules. Where they are kept (PostgreSQL, or memory in the
+//! embedded default) is `crate::store::accounts`.
 
 pub mod cache;
 pub mod changes;
@@ -11,72 +12,11 @@ pub mod tokens;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use parking_lot::Mutex;
-use serde::{Deserialize, Serialize};
-use sqlx::Row;
-
 use self::cache::{LookupCache, Missed};
 use self::changes::{AuthChange, Changes};
+use crate::store::accounts::NewUser;
+pub use crate::store::accounts::{Role, User};
 use crate::store::{Store, StoreError};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    User,
-    Admin,
-    /// Everything an admin may do; the bootstrap account.
-    Super,
-}
-
-impl Role {
-    pub fn is_admin(self) -> bool {
-        matches!(self, Role::Admin | Role::Super)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::User => "user",
-            Role::Admin => "admin",
-            Role::Super => "super",
-        }
-    }
-
-    fn parse(value: &str) -> Self {
-        match value {
-            "admin" => Role::Admin,
-            "super" => Role::Super,
-            _ => Role::User,
-        }
-    }
-}
-
-#[derive(Clone, Serialize)]
-pub struct User {
-    pub id: i64,
-    pub username: String,
-    pub email: Option<String>,
-    #[serde(skip)]
-    pub password_hash: String,
-    pub role: Role,
-    #[serde(serialize_with = "crate::events::fields::serialize_timestamp")]
-    pub created_at: DateTime<Utc>,
-    /// What a login session is bound to: the password hash, or (memory
-    /// accounts, made again at every start) a keyed digest of the password.
-    #[serde(skip)]
-    session_stamp: String,
-}
-
-/// Never shows the hash.
-impl std::fmt::Debug for User {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("User")
-            .field("id", &self.id)
-            .field("username", &self.username)
-            .field("role", &self.role)
-            .finish_non_exhaustive()
-    }
-}
 
 impl axum_login::AuthUser for User {
     type Id = i64;
@@ -87,36 +27,28 @@ impl axum_login::AuthUser for User {
 
     /// A password change ends every session of the user.
     fn session_auth_hash(&self) -> &[u8] {
-        self.session_stamp.as_bytes()
+        self.session_stamp().as_bytes()
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
     #[error("{0}")]
     Invalid(String),
     #[error("password hashing failed: {0}")]
     Hashing(String),
 }
 
-impl From<sqlx::Error> for AccountError {
-    fn from(error: sqlx::Error) -> Self {
-        match &error {
-            sqlx::Error::Database(db) if db.is_unique_violation() => {
-                AccountError::Invalid("a user with that name or email exists already".into())
-            }
-            _ => AccountError::Store(StoreError::Database(error)),
+/// A conflict (a name or email taken) is the caller's to fix, not an outage.
+impl From<StoreError> for AccountError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict(message) => AccountError::Invalid(message),
+            error => AccountError::Store(error),
         }
     }
-}
-
-/// The embedded default's accounts.
-#[derive(Default)]
-pub struct MemoryAccounts {
-    users: Mutex<Vec<User>>,
-    pub(crate) tokens: Mutex<Vec<tokens::TokenRecord>>,
 }
 
 /// Users looked up are cached this long at most (a login session's own
@@ -128,26 +60,11 @@ const USER_CACHE_MAX: usize = 10_000;
 #[derive(Clone)]
 pub struct Accounts {
     store: Store,
-    users: Arc<LookupCache<i64, Option<User>>>,
-    pub(crate) token_cache: Arc<tokens::TokenCache>,
+    user_cache: Arc<LookupCache<i64, Option<User>>>,
+    token_cache: Arc<tokens::TokenCache>,
     changes: Arc<Changes>,
     /// Keys the memory accounts' session stamps (`SESSION_SECRET`).
     stamp_key: Option<Arc<[u8]>>,
-}
-
-const USER_COLUMNS: &str = "id, username, email, password_hash, role, created_at";
-
-fn user_from_row(row: &sqlx::postgres::PgRow) -> Result<User, sqlx::Error> {
-    let password_hash: String = row.try_get("password_hash")?;
-    Ok(User {
-        id: row.try_get("id")?,
-        username: row.try_get("username")?,
-        email: row.try_get("email")?,
-        session_stamp: password_hash.clone(),
-        password_hash,
-        role: Role::parse(row.try_get::<&str, _>("role")?),
-        created_at: row.try_get("created_at")?,
-    })
 }
 
 /// A lookup the cache could not answer, as an account error.
@@ -168,19 +85,11 @@ async fn hash_password(password: String) -> Result<String, AccountError> {
         .map_err(AccountError::Hashing)
 }
 
-fn matches_login(user: &User, login: &str) -> bool {
-    user.username.eq_ignore_ascii_case(login)
-        || user
-            .email
-            .as_deref()
-            .is_some_and(|e| e.eq_ignore_ascii_case(login))
-}
-
 impl Accounts {
     pub fn new(store: Store) -> Self {
         Self {
             store,
-            users: Arc::new(LookupCache::new(USER_CACHE_MAX, USER_CACHE_KEEP)),
+            user_cache: Arc::new(LookupCache::new(USER_CACHE_MAX, USER_CACHE_KEEP)),
             token_cache: Arc::new(tokens::new_cache()),
             changes: Arc::default(),
             stamp_key: None,
@@ -217,7 +126,7 @@ impl Accounts {
             AuthChange::LoggedOut { .. } => {}
             AuthChange::TokenRevoked { .. } => self.token_cache.clear(),
             AuthChange::UserChanged { user_id } => {
-                self.users.remove(user_id);
+                self.user_cache.remove(user_id);
                 self.token_cache.clear();
             }
         }
@@ -237,10 +146,6 @@ impl Accounts {
             }
             Err(_) => password_hash.to_owned(),
         }
-    }
-
-    pub(crate) fn store(&self) -> &Store {
-        &self.store
     }
 
     pub async fn create_user(
@@ -291,122 +196,30 @@ impl Accounts {
         if email.is_some_and(|e| !e.contains('@')) {
             return Err(AccountError::Invalid("that is not an email address".into()));
         }
-        match &self.store {
-            Store::Postgres(pool) => {
-                let row = sqlx::query(&format!(
-                    "INSERT INTO users (username, email, password_hash, role) VALUES ($1, $2, $3, $4) RETURNING {USER_COLUMNS}"
-                ))
-                .bind(username)
-                .bind(email)
-                .bind(&password_hash)
-                .bind(role.as_str())
-                .fetch_one(pool)
-                .await?;
-                Ok(user_from_row(&row)?)
-            }
-            Store::Memory(memory) => {
-                let mut users = memory.accounts.users.lock();
-                if users.iter().any(|u| {
-                    matches_login(u, username) || email.is_some_and(|e| matches_login(u, e))
-                }) {
-                    return Err(AccountError::Invalid(
-                        "a user with that name or email exists already".into(),
-                    ));
-                }
-                let user = User {
-                    id: users.len() as i64 + 1,
-                    username: username.to_owned(),
-                    email: email.map(str::to_owned),
-                    password_hash,
-                    role,
-                    created_at: Utc::now(),
-                    session_stamp: memory_stamp,
-                };
-                users.push(user.clone());
-                Ok(user)
-            }
-        }
+        let new = NewUser {
+            username,
+            email,
+            password_hash: &password_hash,
+            session_stamp: &memory_stamp,
+            role,
+        };
+        Ok(self.store.users().insert_user(new).await?)
     }
 
     /// By user name or email, ignoring case.
     pub async fn find_by_login(&self, login: &str) -> Result<Option<User>, AccountError> {
-        let login = login.trim();
-        self.find_user(
-            "lower(username) = lower($1) OR lower(email) = lower($1)",
-            login,
-            |u| matches_login(u, login),
-        )
-        .await
+        Ok(self.store.users().user_by_login(login.trim()).await?)
     }
 
     /// The user of a login session or token, cached in front of the
     /// database (see [`cache`]).
     pub async fn get(&self, id: i64) -> Result<Option<User>, AccountError> {
-        let lookup = self.find_user("id = $1", id, |u| u.id == id);
-        self.users.lookup(&id, lookup).await.map_err(missed)
-    }
-
-    /// The first user matching `condition` (SQL, with `value` as `$1`) or,
-    /// in memory, `matches`.
-    async fn find_user<T>(
-        &self,
-        condition: &str,
-        value: T,
-        matches: impl Fn(&User) -> bool,
-    ) -> Result<Option<User>, AccountError>
-    where
-        T: for<'q> sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send,
-    {
-        match &self.store {
-            Store::Postgres(pool) => {
-                let row = sqlx::query(&format!(
-                    "SELECT {USER_COLUMNS} FROM users WHERE {condition} ORDER BY id LIMIT 1"
-                ))
-                .bind(value)
-                .fetch_optional(pool)
-                .await?;
-                Ok(row.as_ref().map(user_from_row).transpose()?)
-            }
-            Store::Memory(memory) => Ok(memory
-                .accounts
-                .users
-                .lock()
-                .iter()
-                .find(|u| matches(u))
-                .cloned()),
-        }
+        let lookup = async { Ok(self.store.users().user_by_id(id).await?) };
+        self.user_cache.lookup(&id, lookup).await.map_err(missed)
     }
 
     pub async fn list(&self) -> Result<Vec<User>, AccountError> {
-        match &self.store {
-            Store::Postgres(pool) => {
-                let rows = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY id"))
-                    .fetch_all(pool)
-                    .await?;
-                Ok(rows.iter().map(user_from_row).collect::<Result<_, _>>()?)
-            }
-            Store::Memory(memory) => Ok(memory.accounts.users.lock().clone()),
-        }
-    }
-
-    async fn set_password_hash(&self, id: i64, password_hash: &str) -> Result<(), AccountError> {
-        match &self.store {
-            Store::Postgres(pool) => {
-                sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-                    .bind(password_hash)
-                    .bind(id)
-                    .execute(pool)
-                    .await?;
-            }
-            Store::Memory(memory) => {
-                if let Some(user) = memory.accounts.users.lock().iter_mut().find(|u| u.id == id) {
-                    user.password_hash = password_hash.to_owned();
-                }
-            }
-        }
-        // The sessions bound to the old hash end on every replica at once.
-        self.announce(AuthChange::UserChanged { user_id: id }).await;
-        Ok(())
+        Ok(self.store.users().users().await?)
     }
 
     /// The user whose name or email and password these are. A hash carried
@@ -434,15 +247,17 @@ impl Accounts {
             password::Verdict::Valid { upgrade } => {
                 if upgrade {
                     let upgraded = hash_password(password).await?;
-                    self.set_password_hash(user.id, &upgraded).await?;
+                    let stored = self.store.users().set_password_hash(user.id, &upgraded);
+                    if let Some(upgraded) = stored.await? {
+                        user = upgraded;
+                    }
+                    // The sessions bound to the old hash end on every replica at once.
+                    self.announce(AuthChange::UserChanged { user_id: user.id })
+                        .await;
                     tracing::info!(
                         "ACCOUNTS: Upgraded the password hash of {} to argon2id",
                         user.username
                     );
-                    if matches!(self.store, Store::Postgres(_)) {
-                        user.session_stamp = upgraded.clone();
-                    }
-                    user.password_hash = upgraded;
                 }
                 Ok(Some(user))
             }
@@ -458,5 +273,20 @@ impl Accounts {
         self.create_user("admin", None, password, Role::Super)
             .await
             .map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_taken_name_or_email_is_refused_as_invalid_not_as_an_outage() {
+        let accounts = Accounts::new(Store::memory());
+        let first = accounts.import_user("ops", "hash", Role::User).await;
+        assert_eq!(first.map(|user| user.id).ok(), Some(1));
+        let again = accounts.import_user("OPS", "hash", Role::Admin).await;
+        assert!(matches!(again, Err(AccountError::Invalid(_))), "{again:?}");
+        assert_eq!(accounts.list().await.map(|users| users.len()).ok(), Some(1));
     }
 }

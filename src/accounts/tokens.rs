@@ -6,47 +6,18 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use rand::RngCore;
-use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 
 use super::cache::LookupCache;
 use super::changes::AuthChange;
 use super::{AccountError, Accounts, User, missed};
-use crate::events::fields::{serialize_opt_timestamp, serialize_timestamp};
-use crate::store::Store;
+pub use crate::store::accounts::TokenInfo;
 
 const PREFIX: &str = "tst_";
 /// Lookups are kept this long for a database outage (a login session's idle expiry).
 const CACHE_KEEP: Duration = Duration::from_secs(12 * 3600);
 const CACHE_MAX: usize = 10_000;
-
-#[derive(Debug, Clone)]
-pub(crate) struct TokenRecord {
-    id: i64,
-    user_id: i64,
-    label: String,
-    token_hash: String,
-    created_at: DateTime<Utc>,
-    last_used_at: Option<DateTime<Utc>>,
-    revoked_at: Option<DateTime<Utc>>,
-}
-
-/// What `token list` shows: never the token.
-#[derive(Debug, Clone, Serialize)]
-pub struct TokenInfo {
-    pub id: i64,
-    pub username: String,
-    pub label: String,
-    #[serde(serialize_with = "serialize_timestamp")]
-    pub created_at: DateTime<Utc>,
-    #[serde(serialize_with = "serialize_opt_timestamp")]
-    pub last_used_at: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "serialize_opt_timestamp")]
-    pub revoked_at: Option<DateTime<Utc>>,
-}
 
 /// Token digest to the user id it stands for (`None`: unknown or revoked).
 pub type TokenCache = LookupCache<String, Option<i64>>;
@@ -84,32 +55,11 @@ impl Accounts {
         } else {
             label.trim()
         };
-        let (id, created_at) = match self.store() {
-            Store::Postgres(pool) => {
-                let row = sqlx::query("INSERT INTO api_tokens (user_id, label, token_hash) VALUES ($1, $2, $3) RETURNING id, created_at")
-                    .bind(user.id)
-                    .bind(label)
-                    .bind(&token_hash)
-                    .fetch_one(pool)
-                    .await?;
-                (row.try_get("id")?, row.try_get("created_at")?)
-            }
-            Store::Memory(memory) => {
-                let mut tokens = memory.accounts.tokens.lock();
-                let record = TokenRecord {
-                    id: tokens.len() as i64 + 1,
-                    user_id: user.id,
-                    label: label.to_owned(),
-                    token_hash,
-                    created_at: Utc::now(),
-                    last_used_at: None,
-                    revoked_at: None,
-                };
-                let created = (record.id, record.created_at);
-                tokens.push(record);
-                created
-            }
-        };
+        let (id, created_at) = self
+            .store
+            .tokens()
+            .insert_token(user.id, label, &token_hash)
+            .await?;
         let info = TokenInfo {
             id,
             username: user.username,
@@ -145,50 +95,12 @@ impl Accounts {
     }
 
     async fn token_user_id(&self, digest: &str) -> Result<Option<i64>, AccountError> {
-        Ok(match self.store() {
-            Store::Postgres(pool) => {
-                let row = sqlx::query(
-                    "UPDATE api_tokens SET last_used_at = NOW() WHERE token_hash = $1 AND revoked_at IS NULL RETURNING user_id",
-                )
-                .bind(digest)
-                .fetch_optional(pool)
-                .await?;
-                row.map(|row| row.try_get("user_id")).transpose()?
-            }
-            Store::Memory(memory) => memory
-                .accounts
-                .tokens
-                .lock()
-                .iter_mut()
-                .find(|t| t.token_hash == digest && t.revoked_at.is_none())
-                .map(|t| {
-                    t.last_used_at = Some(Utc::now());
-                    t.user_id
-                }),
-        })
+        Ok(self.store.tokens().use_token(digest).await?)
     }
 
     /// Returns whether a live token of that id existed.
     pub async fn revoke_token(&self, id: i64) -> Result<bool, AccountError> {
-        let revoked =
-            match self.store() {
-                Store::Postgres(pool) => sqlx::query(
-                    "UPDATE api_tokens SET revoked_at = NOW() WHERE id = $1 AND revoked_at IS NULL",
-                )
-                .bind(id)
-                .execute(pool)
-                .await?
-                .rows_affected()
-                    == 1,
-                Store::Memory(memory) => memory
-                    .accounts
-                    .tokens
-                    .lock()
-                    .iter_mut()
-                    .find(|t| t.id == id && t.revoked_at.is_none())
-                    .map(|t| t.revoked_at = Some(Utc::now()))
-                    .is_some(),
-            };
+        let revoked = self.store.tokens().revoke_token(id).await?;
         if revoked {
             self.announce(AuthChange::TokenRevoked { token_id: id })
                 .await;
@@ -197,47 +109,6 @@ impl Accounts {
     }
 
     pub async fn list_tokens(&self) -> Result<Vec<TokenInfo>, AccountError> {
-        match self.store() {
-            Store::Postgres(pool) => {
-                let rows = sqlx::query(
-                    "SELECT t.id, u.username, t.label, t.created_at, t.last_used_at, t.revoked_at \
-                     FROM api_tokens t JOIN users u ON u.id = t.user_id ORDER BY t.id",
-                )
-                .fetch_all(pool)
-                .await?;
-                rows.iter()
-                    .map(|row| {
-                        Ok(TokenInfo {
-                            id: row.try_get("id")?,
-                            username: row.try_get("username")?,
-                            label: row.try_get("label")?,
-                            created_at: row.try_get("created_at")?,
-                            last_used_at: row.try_get("last_used_at")?,
-                            revoked_at: row.try_get("revoked_at")?,
-                        })
-                    })
-                    .collect::<Result<_, sqlx::Error>>()
-                    .map_err(AccountError::from)
-            }
-            Store::Memory(memory) => {
-                let tokens = memory.accounts.tokens.lock().clone();
-                let users = self.list().await?;
-                Ok(tokens
-                    .into_iter()
-                    .map(|t| TokenInfo {
-                        id: t.id,
-                        username: users
-                            .iter()
-                            .find(|u| u.id == t.user_id)
-                            .map(|u| u.username.clone())
-                            .unwrap_or_default(),
-                        label: t.label,
-                        created_at: t.created_at,
-                        last_used_at: t.last_used_at,
-                        revoked_at: t.revoked_at,
-                    })
-                    .collect())
-            }
-        }
+        Ok(self.store.tokens().tokens().await?)
     }
 }

@@ -52,8 +52,8 @@ struct Kept {
 impl SessionKeeper {
     /// Redis when there is Redis and no database, else the history.
     pub fn new(store: &Store, bus: &Bus) -> Self {
-        match (store, bus) {
-            (Store::Memory(_), Bus::Redis(redis)) => SessionKeeper::Redis(redis.connection()),
+        match (store.postgres(), bus) {
+            (None, Bus::Redis(redis)) => SessionKeeper::Redis(redis.connection()),
             _ => SessionKeeper::History(store.clone()),
         }
     }
@@ -66,6 +66,7 @@ impl SessionKeeper {
         match self {
             SessionKeeper::History(store) => {
                 let row = store
+                    .history()
                     .open_session(started_since)
                     .await
                     .map_err(|error| error.to_string())?;

@@ -1,7 +1,10 @@
 //! Persistence: PostgreSQL in production (`DATABASE_URL`), bounded in-memory
-//! buffers in the embedded default. One `Store`, two implementations; every
-//! query answers the same JSON either way.
+//! buffers in the embedded default. Each domain (users and tokens in
+//! [`accounts`], the streaming [`history`]) has one trait and an
+//! implementation of each kind; [`Store`] picks the kind once, and every
+//! query answers the same either way.
 
+pub mod accounts;
 pub mod current_session;
 pub mod history;
 pub mod settings;
@@ -15,6 +18,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
+use self::accounts::{MemoryAccounts, PostgresAccounts, TokenStore, UserStore};
+use self::history::{HistoryStore, MemoryHistory, PostgresHistory};
 use crate::backoff::Backoff;
 
 #[derive(Debug, thiserror::Error)]
@@ -51,17 +56,16 @@ impl StoreError {
     }
 }
 
+/// Every store domain in one deployment's backend: PostgreSQL
+/// (`DATABASE_URL`) or memory, chosen once, here.
 #[derive(Clone)]
-pub enum Store {
-    Postgres(PgPool),
-    Memory(Arc<MemoryStore>),
-}
-
-/// The embedded default's store: nothing survives a restart.
-#[derive(Default)]
-pub struct MemoryStore {
-    pub accounts: crate::accounts::MemoryAccounts,
-    pub history: history::MemoryHistory,
+pub struct Store {
+    /// The database, for what only it has (the login sessions' table, the
+    /// check of its tables); `None` in the embedded default.
+    postgres: Option<PgPool>,
+    users: Arc<dyn UserStore>,
+    tokens: Arc<dyn TokenStore>,
+    history: Arc<dyn HistoryStore>,
 }
 
 impl Store {
@@ -83,7 +87,14 @@ impl Store {
             options,
             status: Arc::new(DatabaseStatus::default()),
         };
-        Ok((Store::Postgres(pool), database))
+        let accounts = Arc::new(PostgresAccounts::new(pool.clone()));
+        let store = Store {
+            postgres: Some(pool.clone()),
+            users: accounts.clone(),
+            tokens: accounts,
+            history: Arc::new(PostgresHistory::new(pool)),
+        };
+        Ok((store, database))
     }
 
     /// Connects and runs the migrations now, or says why it cannot (the CLI).
@@ -93,15 +104,40 @@ impl Store {
         Ok(store)
     }
 
+    /// The embedded default's store: nothing survives a restart.
     pub fn memory() -> Self {
-        Store::Memory(Arc::default())
+        let accounts = Arc::new(MemoryAccounts::default());
+        Store {
+            postgres: None,
+            users: accounts.clone(),
+            tokens: accounts,
+            history: Arc::new(MemoryHistory::default()),
+        }
     }
 
     pub fn kind(&self) -> &'static str {
-        match self {
-            Store::Postgres(_) => "postgres",
-            Store::Memory(_) => "memory",
+        if self.postgres.is_some() {
+            "postgres"
+        } else {
+            "memory"
         }
+    }
+
+    /// The database's pool, unless the store is in memory.
+    pub fn postgres(&self) -> Option<&PgPool> {
+        self.postgres.as_ref()
+    }
+
+    pub fn users(&self) -> &dyn UserStore {
+        &*self.users
+    }
+
+    pub fn tokens(&self) -> &dyn TokenStore {
+        &*self.tokens
+    }
+
+    pub fn history(&self) -> &dyn HistoryStore {
+        &*self.history
     }
 }
 
@@ -149,7 +185,7 @@ impl DatabaseStatus {
     }
 }
 
-/// The PostgreSQL behind a `Store::Postgres`, for connecting, migrating and
+/// The PostgreSQL behind a PostgreSQL `Store`, for connecting, migrating and
 /// watching it.
 pub struct Database {
     pool: PgPool,

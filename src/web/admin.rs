@@ -123,7 +123,7 @@ pub async fn sessions(
     CurrentUser(user): CurrentUser,
     session: Session,
 ) -> Response {
-    match state.store.sessions(SESSION_HISTORY).await {
+    match state.store.history().sessions(SESSION_HISTORY).await {
         Ok(sessions) => render(
             StatusCode::OK,
             &SessionsPage {

@@ -83,7 +83,7 @@ pub async fn patterns(
         since: since(hours, Utc::now()),
         limit: limit(params.limit.as_deref(), PATTERNS_LIMIT)?,
     };
-    let rows = store.patterns(&query).await?;
+    let rows = store.history().patterns(&query).await?;
     Ok(Json(json!({
         "symbol": query.symbol,
         "hours": hours,
@@ -105,7 +105,7 @@ pub async fn indicators(
         indicator: name("indicator", params.indicator.as_deref())?,
         limit: limit(params.limit.as_deref(), INDICATORS_LIMIT)?,
     };
-    let rows = store.indicators(&query).await?;
+    let rows = store.history().indicators(&query).await?;
     Ok(Json(json!({
         "symbol": query.symbol,
         "indicator": query.indicator,
@@ -127,7 +127,7 @@ pub async fn alerts(
         alert_type: name("alert_type", params.alert_type.as_deref())?,
         limit: limit(params.limit.as_deref(), ALERTS_LIMIT)?,
     };
-    let rows = store.alerts(&query).await?;
+    let rows = store.history().alerts(&query).await?;
     Ok(Json(json!({
         "hours": hours,
         "alert_type": query.alert_type,
@@ -144,7 +144,7 @@ pub async fn sessions(
     params: Params,
 ) -> Result<Json<Value>, ApiError> {
     let limit = limit(params.limit.as_deref(), SESSIONS_LIMIT)?;
-    let rows = store.sessions(limit).await?;
+    let rows = store.history().sessions(limit).await?;
     Ok(Json(json!({
         "limit": limit,
         "count": rows.len(),
@@ -159,7 +159,7 @@ pub async fn health_history(
     params: Params,
 ) -> Result<Json<Value>, ApiError> {
     let limit = limit(params.limit.as_deref(), HEALTH_LIMIT)?;
-    let rows = store.health_history(limit).await?;
+    let rows = store.history().health(limit).await?;
     Ok(Json(json!({
         "limit": limit,
         "count": rows.len(),

@@ -160,7 +160,7 @@ mod tests {
 
     fn identity(allowed: &str) -> Identity {
         let allowed: Origins = allowed.parse().unwrap();
-        let sessions = SessionBackend::Memory(tower_sessions::MemoryStore::default());
+        let sessions = SessionBackend::memory();
         Identity::new(Accounts::new(Store::memory()), sessions, allowed.0)
     }
 

@@ -18,7 +18,6 @@ use crate::conformance::inspector::RECENT;
 use crate::conformance::report::{Format, Origin, Report};
 use crate::conformance::tables::Tables;
 use crate::events::Channel;
-use crate::store::Store;
 
 /// One channel's place on the page.
 struct ChannelSlot {
@@ -59,9 +58,9 @@ pub struct VerifyParams {
 }
 
 pub async fn verify(State(state): State<AppState>, params: VerifyParams) -> Response {
-    let tables = match &state.store {
-        Store::Postgres(pool) => Tables::check(pool).await,
-        Store::Memory(_) => Tables::not_checked("no DATABASE_URL, history is kept in memory"),
+    let tables = match state.store.postgres() {
+        Some(pool) => Tables::check(pool).await,
+        None => Tables::not_checked("no DATABASE_URL, history is kept in memory"),
     };
     let report = Report::build(
         Origin::Server,

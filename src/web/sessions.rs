@@ -37,60 +37,121 @@ pub fn digest(id: &Id) -> String {
     hex::encode(Sha256::digest(id.to_string().as_bytes()))
 }
 
-/// Where the sessions live.
-#[derive(Debug, Clone)]
-pub enum Shared {
-    Postgres(PostgresStore),
-    Redis(RedisSessions),
+/// The login sessions of one deployment, wherever they live (chosen once,
+/// in [`SessionBackend::new`]).
+#[derive(Clone)]
+pub struct SessionBackend {
+    store: Arc<dyn SessionStore>,
+    kind: &'static str,
+    /// The cache in front of a shared store; memory needs none.
+    cache: Option<Arc<SessionCache>>,
+    /// PostgreSQL's table, swept by a task (Redis and memory expire sessions
+    /// themselves).
+    table: Option<PostgresStore>,
 }
 
-/// One session store type for every deployment.
-#[derive(Clone)]
-pub enum SessionBackend {
-    Shared {
-        store: Shared,
-        /// By [`digest`] of the id.
-        cache: Arc<LookupCache<String, Option<Record>>>,
-    },
-    Memory(MemoryStore),
-}
+/// Sessions by [`digest`] of their id.
+type SessionCache = LookupCache<String, Option<Record>>;
 
 impl std::fmt::Debug for SessionBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Shared { store, .. } => f.debug_tuple("Shared").field(store).finish(),
-            Self::Memory(_) => f.write_str("Memory"),
+        f.debug_tuple("SessionBackend").field(&self.kind).finish()
+    }
+}
+
+impl SessionBackend {
+    /// PostgreSQL when `store` is, else Redis when `bus` is, else memory.
+    pub fn new(store: &Store, bus: &Bus) -> Self {
+        match (store.postgres(), bus) {
+            (Some(pool), _) => {
+                // Its table comes from the migrations.
+                let table = PostgresStore::new(pool.clone());
+                Self::shared(table.clone(), "postgres", Some(table))
+            }
+            (None, Bus::Redis(redis)) => {
+                let redis = RedisSessions {
+                    redis: redis.connection(),
+                };
+                Self::shared(redis, "redis", None)
+            }
+            (None, Bus::Memory(_)) => Self::memory(),
+        }
+    }
+
+    /// Sessions in this process only, lost at restart.
+    pub fn memory() -> Self {
+        Self {
+            store: Arc::new(MemoryStore::default()),
+            kind: "memory",
+            cache: None,
+            table: None,
+        }
+    }
+
+    fn shared(store: impl SessionStore, kind: &'static str, table: Option<PostgresStore>) -> Self {
+        let cache = Arc::new(LookupCache::new(CACHE_MAX, CACHE_KEEP));
+        Self {
+            store: Arc::new(Cached {
+                store,
+                cache: cache.clone(),
+            }),
+            kind,
+            cache: Some(cache),
+            table,
+        }
+    }
+
+    /// Where logins are kept, for the log.
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    /// Drops a session another replica ended from this process's cache.
+    pub fn forget(&self, session_digest: &str) {
+        if let Some(cache) = &self.cache {
+            cache.remove(&session_digest.to_owned());
+        }
+    }
+
+    /// Deletes expired sessions every minute (memory and Redis expire them themselves).
+    pub async fn delete_expired(self, shutdown: tokio_util::sync::CancellationToken) {
+        if let Some(table) = self.table {
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                _ = table.continuously_delete_expired(tokio::time::Duration::from_secs(60)) => {}
+            }
         }
     }
 }
 
-impl Shared {
+#[async_trait]
+impl SessionStore for SessionBackend {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        match self {
-            Self::Postgres(store) => store.create(record).await,
-            Self::Redis(store) => store.create(record).await,
-        }
+        self.store.create(record).await
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        match self {
-            Self::Postgres(store) => store.save(record).await,
-            Self::Redis(store) => store.save(record).await,
-        }
+        self.store.save(record).await
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        match self {
-            Self::Postgres(store) => store.load(id).await,
-            Self::Redis(store) => store.load(id).await,
-        }
+        self.store.load(id).await
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        match self {
-            Self::Postgres(store) => store.delete(id).await,
-            Self::Redis(store) => store.delete(id).await,
-        }
+        self.store.delete(id).await
+    }
+}
+
+/// A shared store (PostgreSQL or Redis) with this process's cache in front.
+struct Cached<S> {
+    store: S,
+    cache: Arc<SessionCache>,
+}
+
+impl<S: std::fmt::Debug> std::fmt::Debug for Cached<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Cached").field(&self.store).finish()
     }
 }
 
@@ -109,115 +170,40 @@ fn live(record: Record) -> Option<Record> {
 }
 
 #[async_trait]
-impl SessionStore for SessionBackend {
+impl<S: SessionStore> SessionStore for Cached<S> {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        match self {
-            Self::Shared { store, cache } => {
-                store.create(record).await?;
-                cache.put(digest(&record.id), Some(record.clone()));
-                Ok(())
-            }
-            Self::Memory(store) => store.create(record).await,
-        }
+        self.store.create(record).await?;
+        self.cache.put(digest(&record.id), Some(record.clone()));
+        Ok(())
     }
 
     /// A session already known survives a failed write: it is kept in this
     /// process's cache until the store answers again.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        match self {
-            Self::Shared { store, cache } => {
-                let key = digest(&record.id);
-                let known = cache.contains(&key);
-                cache.put(key, Some(record.clone()));
-                match store.save(record).await {
-                    Err(error) if known => {
-                        tracing::warn!("AUTH: session kept in memory only: {error}");
-                        Ok(())
-                    }
-                    result => result,
-                }
+        let key = digest(&record.id);
+        let known = self.cache.contains(&key);
+        self.cache.put(key, Some(record.clone()));
+        match self.store.save(record).await {
+            Err(error) if known => {
+                tracing::warn!("AUTH: session kept in memory only: {error}");
+                Ok(())
             }
-            Self::Memory(store) => store.save(record).await,
+            result => result,
         }
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        match self {
-            Self::Shared { store, cache } => {
-                let record = cache
-                    .lookup(&digest(id), store.load(id))
-                    .await
-                    .map_err(unavailable)?;
-                Ok(record.and_then(live))
-            }
-            Self::Memory(store) => store.load(id).await,
-        }
+        let record = self
+            .cache
+            .lookup(&digest(id), self.store.load(id))
+            .await
+            .map_err(unavailable)?;
+        Ok(record.and_then(live))
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        match self {
-            Self::Shared { store, cache } => {
-                cache.remove(&digest(id));
-                store.delete(id).await
-            }
-            Self::Memory(store) => store.delete(id).await,
-        }
-    }
-}
-
-impl SessionBackend {
-    /// PostgreSQL when `store` is, else Redis when `bus` is, else memory.
-    pub async fn new(store: &Store, bus: &Bus) -> Result<Self, sqlx::Error> {
-        let shared = match (store, bus) {
-            (Store::Postgres(pool), _) => {
-                // Its table comes from the migrations.
-                Shared::Postgres(PostgresStore::new(pool.clone()))
-            }
-            (Store::Memory(_), Bus::Redis(redis)) => Shared::Redis(RedisSessions {
-                redis: redis.connection(),
-            }),
-            (Store::Memory(_), Bus::Memory(_)) => return Ok(Self::Memory(MemoryStore::default())),
-        };
-        Ok(Self::Shared {
-            store: shared,
-            cache: Arc::new(LookupCache::new(CACHE_MAX, CACHE_KEEP)),
-        })
-    }
-
-    /// Where logins are kept, for the log.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Shared {
-                store: Shared::Postgres(_),
-                ..
-            } => "postgres",
-            Self::Shared {
-                store: Shared::Redis(_),
-                ..
-            } => "redis",
-            Self::Memory(_) => "memory",
-        }
-    }
-
-    /// Drops a session another replica ended from this process's cache.
-    pub fn forget(&self, session_digest: &str) {
-        if let Self::Shared { cache, .. } = self {
-            cache.remove(&session_digest.to_owned());
-        }
-    }
-
-    /// Deletes expired sessions every minute (memory and Redis expire them themselves).
-    pub async fn delete_expired(self, shutdown: tokio_util::sync::CancellationToken) {
-        if let Self::Shared {
-            store: Shared::Postgres(store),
-            ..
-        } = self
-        {
-            tokio::select! {
-                _ = shutdown.cancelled() => {}
-                _ = store.continuously_delete_expired(tokio::time::Duration::from_secs(60)) => {}
-            }
-        }
+        self.cache.remove(&digest(id));
+        self.store.delete(id).await
     }
 }
 
@@ -262,7 +248,10 @@ impl RedisSessions {
         let written: Option<String> = command.query_async(&mut redis).await.map_err(backend)?;
         Ok(written.is_some())
     }
+}
 
+#[async_trait]
+impl SessionStore for RedisSessions {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         // A new id until it is one nobody has (a collision is astronomically rare).
         while !self.write(record, true).await? {

@@ -6,13 +6,15 @@ use std::cmp::Ordering;
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 use uuid::Uuid;
 
 use super::record::Batch;
 use super::rows::{AlertRow, HealthRow, IndicatorRow, PatternRow, SessionRow};
-use super::{AlertQuery, IndicatorQuery, PatternQuery};
+use super::{AlertQuery, HistoryStore, IndicatorQuery, PatternQuery};
+use crate::store::StoreError;
 
 /// Rows kept per table; beyond it the oldest recorded are forgotten.
 pub const MEMORY_LIMITS: Limits = Limits {
@@ -72,9 +74,12 @@ impl MemoryHistory {
             }),
         }
     }
+}
 
+#[async_trait]
+impl HistoryStore for MemoryHistory {
     /// Applies a batch as the PostgreSQL store's transaction does.
-    pub(super) fn write(&self, batch: &Batch) {
+    async fn write(&self, batch: &Batch) -> Result<(), StoreError> {
         let mut tables = self.tables.lock();
         let tables = &mut *tables;
         for started in &batch.started {
@@ -125,22 +130,23 @@ impl MemoryHistory {
                 row.stop(stop);
             }
         }
+        Ok(())
     }
 
-    pub(super) fn patterns(&self, query: &PatternQuery) -> Vec<PatternRow> {
+    async fn patterns(&self, query: &PatternQuery) -> Result<Vec<PatternRow>, StoreError> {
         let tables = self.tables.lock();
         let rows = tables.patterns.rows().filter(|r| {
             r.symbol == query.symbol && query.since.is_none_or(|since| r.detected_at >= since)
         });
-        newest_first(rows, query.limit, |a, b| {
+        Ok(newest_first(rows, query.limit, |a, b| {
             b.detected_at
                 .cmp(&a.detected_at)
                 .then_with(|| a.pattern_type.cmp(&b.pattern_type))
                 .then_with(|| or_empty(&a.timeframe).cmp(&or_empty(&b.timeframe)))
-        })
+        }))
     }
 
-    pub(super) fn indicators(&self, query: &IndicatorQuery) -> Vec<IndicatorRow> {
+    async fn indicators(&self, query: &IndicatorQuery) -> Result<Vec<IndicatorRow>, StoreError> {
         let tables = self.tables.lock();
         let rows = tables.indicators.rows().filter(|r| {
             r.symbol == query.symbol
@@ -149,15 +155,15 @@ impl MemoryHistory {
                     .as_ref()
                     .is_none_or(|name| r.indicator.eq_ignore_ascii_case(name))
         });
-        newest_first(rows, query.limit, |a, b| {
+        Ok(newest_first(rows, query.limit, |a, b| {
             b.calculated_at
                 .cmp(&a.calculated_at)
                 .then_with(|| a.indicator.cmp(&b.indicator))
                 .then_with(|| or_empty(&a.timeframe).cmp(&or_empty(&b.timeframe)))
-        })
+        }))
     }
 
-    pub(super) fn alerts(&self, query: &AlertQuery) -> Vec<AlertRow> {
+    async fn alerts(&self, query: &AlertQuery) -> Result<Vec<AlertRow>, StoreError> {
         let tables = self.tables.lock();
         let rows = tables.alerts.rows().filter(|r| {
             query.since.is_none_or(|since| r.triggered_at >= since)
@@ -168,7 +174,7 @@ impl MemoryHistory {
                             .is_some_and(|t| t.eq_ignore_ascii_case(wanted))
                 })
         });
-        newest_first(rows, query.limit, |a, b| {
+        Ok(newest_first(rows, query.limit, |a, b| {
             let rest = |r: &AlertRow| {
                 (
                     r.kind.clone(),
@@ -178,31 +184,34 @@ impl MemoryHistory {
             b.triggered_at
                 .cmp(&a.triggered_at)
                 .then_with(|| rest(a).cmp(&rest(b)))
-        })
+        }))
     }
 
-    pub(super) fn health(&self, limit: usize) -> Vec<HealthRow> {
+    async fn health(&self, limit: usize) -> Result<Vec<HealthRow>, StoreError> {
         let tables = self.tables.lock();
-        newest_first(tables.health.rows(), limit, |a, b| {
+        Ok(newest_first(tables.health.rows(), limit, |a, b| {
             b.measured_at.cmp(&a.measured_at).then_with(|| {
                 let session = |r: &HealthRow| r.session_id.unwrap_or_default();
                 session(a).cmp(&session(b))
             })
-        })
+        }))
     }
 
-    pub(super) fn sessions(&self, limit: usize) -> Vec<SessionRow> {
+    async fn sessions(&self, limit: usize) -> Result<Vec<SessionRow>, StoreError> {
         let tables = self.tables.lock();
-        newest_first(tables.sessions.rows(), limit, session_order)
+        Ok(newest_first(tables.sessions.rows(), limit, session_order))
     }
 
-    pub(super) fn open_session(&self, started_since: DateTime<Utc>) -> Option<SessionRow> {
+    async fn open_session(
+        &self,
+        started_since: DateTime<Utc>,
+    ) -> Result<Option<SessionRow>, StoreError> {
         let tables = self.tables.lock();
         let open = tables
             .sessions
             .rows()
             .filter(|r| r.stopped_at.is_none() && r.started_at >= started_since);
-        newest_first(open, 1, session_order).pop()
+        Ok(newest_first(open, 1, session_order).pop())
     }
 }
 

@@ -6,13 +6,15 @@ mod postgres;
 mod record;
 mod rows;
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 pub use memory::MemoryHistory;
+pub use postgres::PostgresHistory;
 pub use record::{Batch, Record, Rejection, SESSION_NAMESPACE, session_uuid};
 pub use rows::{AlertRow, HealthRow, IndicatorRow, PatternRow, SessionRow};
 
-use super::{Store, StoreError};
+use super::StoreError;
 
 /// A symbol's patterns, newest first.
 #[derive(Debug, Clone)]
@@ -42,68 +44,30 @@ pub struct AlertQuery {
     pub limit: usize,
 }
 
-impl Store {
+/// The history of one store, PostgreSQL ([`PostgresHistory`]) or memory
+/// ([`MemoryHistory`]).
+#[async_trait]
+pub trait HistoryStore: Send + Sync {
     /// Writes one flush of the recorder, all of it or (on error) none of it.
-    pub async fn write_history(&self, batch: &Batch) -> Result<(), StoreError> {
-        match self {
-            Store::Postgres(pool) => Ok(postgres::write(pool, batch).await?),
-            Store::Memory(memory) => {
-                memory.history.write(batch);
-                Ok(())
-            }
-        }
-    }
+    async fn write(&self, batch: &Batch) -> Result<(), StoreError>;
 
-    pub async fn patterns(&self, query: &PatternQuery) -> Result<Vec<PatternRow>, StoreError> {
-        match self {
-            Store::Postgres(pool) => Ok(postgres::patterns(pool, query).await?),
-            Store::Memory(memory) => Ok(memory.history.patterns(query)),
-        }
-    }
+    async fn patterns(&self, query: &PatternQuery) -> Result<Vec<PatternRow>, StoreError>;
 
-    pub async fn indicators(
-        &self,
-        query: &IndicatorQuery,
-    ) -> Result<Vec<IndicatorRow>, StoreError> {
-        match self {
-            Store::Postgres(pool) => Ok(postgres::indicators(pool, query).await?),
-            Store::Memory(memory) => Ok(memory.history.indicators(query)),
-        }
-    }
+    async fn indicators(&self, query: &IndicatorQuery) -> Result<Vec<IndicatorRow>, StoreError>;
 
-    pub async fn alerts(&self, query: &AlertQuery) -> Result<Vec<AlertRow>, StoreError> {
-        match self {
-            Store::Postgres(pool) => Ok(postgres::alerts(pool, query).await?),
-            Store::Memory(memory) => Ok(memory.history.alerts(query)),
-        }
-    }
+    async fn alerts(&self, query: &AlertQuery) -> Result<Vec<AlertRow>, StoreError>;
 
     /// Health snapshots, newest first.
-    pub async fn health_history(&self, limit: usize) -> Result<Vec<HealthRow>, StoreError> {
-        match self {
-            Store::Postgres(pool) => Ok(postgres::health(pool, limit).await?),
-            Store::Memory(memory) => Ok(memory.history.health(limit)),
-        }
-    }
+    async fn health(&self, limit: usize) -> Result<Vec<HealthRow>, StoreError>;
 
     /// Sessions, the latest started first.
-    pub async fn sessions(&self, limit: usize) -> Result<Vec<SessionRow>, StoreError> {
-        match self {
-            Store::Postgres(pool) => Ok(postgres::sessions(pool, limit).await?),
-            Store::Memory(memory) => Ok(memory.history.sessions(limit)),
-        }
-    }
+    async fn sessions(&self, limit: usize) -> Result<Vec<SessionRow>, StoreError>;
 
     /// The latest session started since `started_since` and not stopped.
-    pub async fn open_session(
+    async fn open_session(
         &self,
         started_since: DateTime<Utc>,
-    ) -> Result<Option<SessionRow>, StoreError> {
-        match self {
-            Store::Postgres(pool) => Ok(postgres::open_session(pool, started_since).await?),
-            Store::Memory(memory) => Ok(memory.history.open_session(started_since)),
-        }
-    }
+    ) -> Result<Option<SessionRow>, StoreError>;
 }
 
 #[cfg(test)]

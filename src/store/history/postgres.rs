@@ -6,6 +6,7 @@
 //! the cast to `DECIMAL` is exact) and come back the same way. Text is
 //! ordered `COLLATE "C"` (byte order), as the memory store orders it.
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, Transaction};
 
@@ -13,20 +14,19 @@ use super::record::Batch;
 use super::rows::{
     AlertRow, HealthRow, IndicatorRow, PatternRow, Placeholder, SessionRow, SessionStop,
 };
-use super::{AlertQuery, IndicatorQuery, PatternQuery};
+use super::{AlertQuery, HistoryStore, IndicatorQuery, PatternQuery};
+use crate::store::StoreError;
 
 type Tx = Transaction<'static, Postgres>;
 
-pub(super) async fn write(pool: &PgPool, batch: &Batch) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    insert_started(&mut tx, &batch.started).await?;
-    insert_placeholders(&mut tx, &batch.placeholders).await?;
-    insert_patterns(&mut tx, &batch.patterns).await?;
-    insert_indicators(&mut tx, &batch.indicators).await?;
-    insert_health(&mut tx, &batch.health).await?;
-    insert_alerts(&mut tx, &batch.alerts).await?;
-    update_stopped(&mut tx, &batch.stopped).await?;
-    tx.commit().await
+pub struct PostgresHistory {
+    pool: PgPool,
+}
+
+impl PostgresHistory {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
 }
 
 /// One column of `rows`, to bind as an array.
@@ -206,102 +206,108 @@ const PATTERN_COLUMNS: &str = "session_id, symbol, pattern_type, confidence::flo
     detected_at, timeframe, bar_open::float8 AS bar_open, bar_high::float8 AS bar_high,
     bar_low::float8 AS bar_low, bar_close::float8 AS bar_close, bar_volume, metadata";
 
-pub(super) async fn patterns(
-    pool: &PgPool,
-    query: &PatternQuery,
-) -> Result<Vec<PatternRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {PATTERN_COLUMNS} FROM intraday_patterns
-         WHERE symbol = $1 AND ($2::timestamptz IS NULL OR detected_at >= $2)
-         ORDER BY detected_at DESC, pattern_type COLLATE \"C\", COALESCE(timeframe, '') COLLATE \"C\"
-         LIMIT $3"
-    ))
-    .bind(&query.symbol)
-    .bind(query.since)
-    .bind(limit(query.limit))
-    .fetch_all(pool)
-    .await
-}
-
-pub(super) async fn indicators(
-    pool: &PgPool,
-    query: &IndicatorQuery,
-) -> Result<Vec<IndicatorRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT session_id, symbol, indicator, value::float8 AS value, calculated_at, timeframe, metadata
-         FROM intraday_indicators
-         WHERE symbol = $1 AND ($2::text IS NULL OR upper(indicator) = upper($2))
-         ORDER BY calculated_at DESC, indicator COLLATE \"C\", COALESCE(timeframe, '') COLLATE \"C\"
-         LIMIT $3",
-    )
-    .bind(&query.symbol)
-    .bind(&query.indicator)
-    .bind(limit(query.limit))
-    .fetch_all(pool)
-    .await
-}
-
-pub(super) async fn alerts(
-    pool: &PgPool,
-    query: &AlertQuery,
-) -> Result<Vec<AlertRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT kind, session_id, symbol, alert_type, severity, message, component, action_required,
-             recovery, data, triggered_at
-         FROM streaming_alerts
-         WHERE ($1::timestamptz IS NULL OR triggered_at >= $1)
-           AND ($2::text IS NULL OR upper(kind) = upper($2) OR upper(alert_type) = upper($2))
-         ORDER BY triggered_at DESC, kind COLLATE \"C\", COALESCE(symbol, '') COLLATE \"C\",
-             COALESCE(alert_type, '') COLLATE \"C\", COALESCE(component, '') COLLATE \"C\",
-             COALESCE(message, '') COLLATE \"C\"
-         LIMIT $3",
-    )
-    .bind(query.since)
-    .bind(&query.alert_type)
-    .bind(limit(query.limit))
-    .fetch_all(pool)
-    .await
-}
-
-pub(super) async fn health(pool: &PgPool, rows: usize) -> Result<Vec<HealthRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT session_id, status, active_symbols, ticks_per_second::float8 AS ticks_per_second,
-             bars_per_minute, processing_lag_ms, cpu_percent::float8 AS cpu_percent, memory_mb,
-             issues, measured_at
-         FROM streaming_health_metrics
-         ORDER BY measured_at DESC, COALESCE(session_id, '00000000-0000-0000-0000-000000000000'::uuid)
-         LIMIT $1",
-    )
-    .bind(limit(rows))
-    .fetch_all(pool)
-    .await
-}
-
 const SESSION_COLUMNS: &str = "session_id, universe, started_at, stopped_at, symbol_count,
     total_patterns, total_indicators, final_status";
 
-pub(super) async fn sessions(pool: &PgPool, rows: usize) -> Result<Vec<SessionRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {SESSION_COLUMNS} FROM streaming_sessions
-         ORDER BY started_at DESC, session_id LIMIT $1"
-    ))
-    .bind(limit(rows))
-    .fetch_all(pool)
-    .await
-}
+#[async_trait]
+impl HistoryStore for PostgresHistory {
+    async fn write(&self, batch: &Batch) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        insert_started(&mut tx, &batch.started).await?;
+        insert_placeholders(&mut tx, &batch.placeholders).await?;
+        insert_patterns(&mut tx, &batch.patterns).await?;
+        insert_indicators(&mut tx, &batch.indicators).await?;
+        insert_health(&mut tx, &batch.health).await?;
+        insert_alerts(&mut tx, &batch.alerts).await?;
+        update_stopped(&mut tx, &batch.stopped).await?;
+        Ok(tx.commit().await?)
+    }
 
-pub(super) async fn open_session(
-    pool: &PgPool,
-    started_since: DateTime<Utc>,
-) -> Result<Option<SessionRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {SESSION_COLUMNS} FROM streaming_sessions
-         WHERE stopped_at IS NULL AND started_at >= $1
-         ORDER BY started_at DESC, session_id LIMIT 1"
-    ))
-    .bind(started_since)
-    .fetch_optional(pool)
-    .await
+    async fn patterns(&self, query: &PatternQuery) -> Result<Vec<PatternRow>, StoreError> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {PATTERN_COLUMNS} FROM intraday_patterns
+             WHERE symbol = $1 AND ($2::timestamptz IS NULL OR detected_at >= $2)
+             ORDER BY detected_at DESC, pattern_type COLLATE \"C\", COALESCE(timeframe, '') COLLATE \"C\"
+             LIMIT $3"
+        ))
+        .bind(&query.symbol)
+        .bind(query.since)
+        .bind(limit(query.limit))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn indicators(&self, query: &IndicatorQuery) -> Result<Vec<IndicatorRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT session_id, symbol, indicator, value::float8 AS value, calculated_at, timeframe, metadata
+             FROM intraday_indicators
+             WHERE symbol = $1 AND ($2::text IS NULL OR upper(indicator) = upper($2))
+             ORDER BY calculated_at DESC, indicator COLLATE \"C\", COALESCE(timeframe, '') COLLATE \"C\"
+             LIMIT $3",
+        )
+        .bind(&query.symbol)
+        .bind(&query.indicator)
+        .bind(limit(query.limit))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn alerts(&self, query: &AlertQuery) -> Result<Vec<AlertRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT kind, session_id, symbol, alert_type, severity, message, component, action_required,
+                 recovery, data, triggered_at
+             FROM streaming_alerts
+             WHERE ($1::timestamptz IS NULL OR triggered_at >= $1)
+               AND ($2::text IS NULL OR upper(kind) = upper($2) OR upper(alert_type) = upper($2))
+             ORDER BY triggered_at DESC, kind COLLATE \"C\", COALESCE(symbol, '') COLLATE \"C\",
+                 COALESCE(alert_type, '') COLLATE \"C\", COALESCE(component, '') COLLATE \"C\",
+                 COALESCE(message, '') COLLATE \"C\"
+             LIMIT $3",
+        )
+        .bind(query.since)
+        .bind(&query.alert_type)
+        .bind(limit(query.limit))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn health(&self, rows: usize) -> Result<Vec<HealthRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT session_id, status, active_symbols, ticks_per_second::float8 AS ticks_per_second,
+                 bars_per_minute, processing_lag_ms, cpu_percent::float8 AS cpu_percent, memory_mb,
+                 issues, measured_at
+             FROM streaming_health_metrics
+             ORDER BY measured_at DESC, COALESCE(session_id, '00000000-0000-0000-0000-000000000000'::uuid)
+             LIMIT $1",
+        )
+        .bind(limit(rows))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn sessions(&self, rows: usize) -> Result<Vec<SessionRow>, StoreError> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {SESSION_COLUMNS} FROM streaming_sessions
+             ORDER BY started_at DESC, session_id LIMIT $1"
+        ))
+        .bind(limit(rows))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn open_session(
+        &self,
+        started_since: DateTime<Utc>,
+    ) -> Result<Option<SessionRow>, StoreError> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {SESSION_COLUMNS} FROM streaming_sessions
+             WHERE stopped_at IS NULL AND started_at >= $1
+             ORDER BY started_at DESC, session_id LIMIT 1"
+        ))
+        .bind(started_since)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
 }
 
 fn limit(rows: usize) -> i64 {

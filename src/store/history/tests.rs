@@ -31,7 +31,7 @@ fn pattern(symbol: &str, name: &str, minute: u32) -> (Channel, serde_json::Value
     (Channel::PatternsStreaming, json!({"detection": detection}))
 }
 
-fn patterns_of(history: &MemoryHistory, symbol: &str, limit: usize) -> Vec<(String, u32)> {
+async fn patterns_of(history: &MemoryHistory, symbol: &str, limit: usize) -> Vec<(String, u32)> {
     let query = PatternQuery {
         symbol: symbol.into(),
         since: None,
@@ -39,6 +39,8 @@ fn patterns_of(history: &MemoryHistory, symbol: &str, limit: usize) -> Vec<(Stri
     };
     history
         .patterns(&query)
+        .await
+        .unwrap()
         .into_iter()
         .map(|r| {
             (
@@ -49,8 +51,8 @@ fn patterns_of(history: &MemoryHistory, symbol: &str, limit: usize) -> Vec<(Stri
         .collect()
 }
 
-#[test]
-fn each_natural_key_is_kept_once_and_answers_come_newest_first_within_the_limit() {
+#[tokio::test]
+async fn each_natural_key_is_kept_once_and_answers_come_newest_first_within_the_limit() {
     let history = MemoryHistory::default();
     let messages = [
         pattern("NVDA", "Doji", 1),
@@ -59,19 +61,19 @@ fn each_natural_key_is_kept_once_and_answers_come_newest_first_within_the_limit(
         pattern("TSLA", "Doji", 4),
         pattern("NVDA", "Doji", 2),
     ];
-    history.write(&batch(&messages));
+    history.write(&batch(&messages)).await.unwrap();
     // The same detections again, as the other pattern channel would bring them.
-    history.write(&batch(&messages));
-    let newest = patterns_of(&history, "NVDA", 3);
+    history.write(&batch(&messages)).await.unwrap();
+    let newest = patterns_of(&history, "NVDA", 3).await;
     assert_eq!(
         newest,
         [("Doji".into(), 3), ("Hammer".into(), 3), ("Doji".into(), 2)]
     );
-    assert_eq!(patterns_of(&history, "NVDA", 100).len(), 4);
+    assert_eq!(patterns_of(&history, "NVDA", 100).await.len(), 4);
 }
 
-#[test]
-fn a_time_window_and_a_filter_select_rows() {
+#[tokio::test]
+async fn a_time_window_and_a_filter_select_rows() {
     let history = MemoryHistory::default();
     let indicator = |name: &str, minute: u32| {
         let calculation =
@@ -82,51 +84,56 @@ fn a_time_window_and_a_filter_select_rows() {
         "component": "feed", "timestamp": at(5)}});
     let overbought = json!({"alert": {"symbol": "AAPL", "alert_type": "RSI_OVERBOUGHT",
         "timestamp": at(1), "data": {"indicator": "RSI", "value": 75}}});
-    history.write(&batch(&[
-        pattern("NVDA", "Doji", 1),
-        pattern("NVDA", "Doji", 9),
-        indicator("RSI", 1),
-        indicator("SMA", 2),
-        (Channel::CriticalAlerts, critical),
-        (Channel::IndicatorAlerts, overbought),
-    ]));
+    history
+        .write(&batch(&[
+            pattern("NVDA", "Doji", 1),
+            pattern("NVDA", "Doji", 9),
+            indicator("RSI", 1),
+            indicator("SMA", 2),
+            (Channel::CriticalAlerts, critical),
+            (Channel::IndicatorAlerts, overbought),
+        ]))
+        .await
+        .unwrap();
     let recent = PatternQuery {
         symbol: "NVDA".into(),
         since: Some(time(5)),
         limit: 100,
     };
-    assert_eq!(history.patterns(&recent).len(), 1);
+    assert_eq!(history.patterns(&recent).await.unwrap().len(), 1);
     let rsi = IndicatorQuery {
         symbol: "AAPL".into(),
         indicator: Some("rsi".into()),
         limit: 50,
     };
-    assert_eq!(history.indicators(&rsi)[0].indicator, "RSI");
-    assert_eq!(history.indicators(&rsi).len(), 1);
+    assert_eq!(history.indicators(&rsi).await.unwrap()[0].indicator, "RSI");
+    assert_eq!(history.indicators(&rsi).await.unwrap().len(), 1);
     let alerts = |alert_type: Option<&str>, since| AlertQuery {
         since,
         alert_type: alert_type.map(str::to_owned),
         limit: 100,
     };
-    let kinds =
-        |query| -> Vec<String> { history.alerts(&query).into_iter().map(|a| a.kind).collect() };
+    let kinds = async |query| -> Vec<String> {
+        let rows = history.alerts(&query).await.unwrap();
+        rows.into_iter().map(|a| a.kind).collect()
+    };
     assert_eq!(
-        kinds(alerts(None, None)),
+        kinds(alerts(None, None)).await,
         ["critical_alert", "indicator_alert"]
     );
     assert_eq!(
-        kinds(alerts(Some("critical_alert"), None)),
+        kinds(alerts(Some("critical_alert"), None)).await,
         ["critical_alert"]
     );
     assert_eq!(
-        kinds(alerts(Some("rsi_overbought"), None)),
+        kinds(alerts(Some("rsi_overbought"), None)).await,
         ["indicator_alert"]
     );
-    assert_eq!(kinds(alerts(None, Some(time(2)))), ["critical_alert"]);
+    assert_eq!(kinds(alerts(None, Some(time(2)))).await, ["critical_alert"]);
 }
 
-#[test]
-fn tables_forget_their_oldest_rows_beyond_their_limit() {
+#[tokio::test]
+async fn tables_forget_their_oldest_rows_beyond_their_limit() {
     let history = MemoryHistory::with_limits(Limits {
         sessions: 2,
         patterns: 3,
@@ -135,8 +142,9 @@ fn tables_forget_their_oldest_rows_beyond_their_limit() {
         alerts: 1,
     });
     let messages: Vec<_> = (1..=5).map(|m| pattern("NVDA", "Doji", m)).collect();
-    history.write(&batch(&messages));
+    history.write(&batch(&messages)).await.unwrap();
     let kept: Vec<u32> = patterns_of(&history, "NVDA", 100)
+        .await
         .into_iter()
         .map(|(_, minute)| minute)
         .collect();
@@ -149,22 +157,31 @@ fn started(id: &str, universe: &str, minute: u32) -> (Channel, serde_json::Value
     (Channel::SessionStarted, json!({"session": session}))
 }
 
-#[test]
-fn a_start_after_its_placeholder_fills_it_in_and_a_stop_keeps_what_it_does_not_give() {
+#[tokio::test]
+async fn a_start_after_its_placeholder_fills_it_in_and_a_stop_keeps_what_it_does_not_give() {
     let history = MemoryHistory::default();
     let health = json!({"health": {"session_id": "pl-1", "status": "healthy",
         "active_symbols": 60, "timestamp": at(5)}});
-    history.write(&batch(&[(Channel::Health, health)]));
-    let placeholder = history.sessions(10).remove(0);
+    history
+        .write(&batch(&[(Channel::Health, health)]))
+        .await
+        .unwrap();
+    let placeholder = history.sessions(10).await.unwrap().remove(0);
     assert_eq!(placeholder.universe, "unknown");
     assert_eq!(placeholder.started_at, time(5));
     assert_eq!(placeholder.session_id, session_uuid("pl-1"));
 
-    history.write(&batch(&[started("pl-1", "market_leaders:top_500", 1)]));
+    history
+        .write(&batch(&[started("pl-1", "market_leaders:top_500", 1)]))
+        .await
+        .unwrap();
     let stop = json!({"session": {"session_id": "pl-1", "stopped_at": at(30),
         "total_patterns": 12}});
-    history.write(&batch(&[(Channel::SessionStopped, stop)]));
-    let sessions = history.sessions(10);
+    history
+        .write(&batch(&[(Channel::SessionStopped, stop)]))
+        .await
+        .unwrap();
+    let sessions = history.sessions(10).await.unwrap();
     assert_eq!(sessions.len(), 1);
     let session = &sessions[0];
     assert_eq!(session.universe, "market_leaders:top_500");
@@ -175,21 +192,21 @@ fn a_start_after_its_placeholder_fills_it_in_and_a_stop_keeps_what_it_does_not_g
     assert_eq!(session.total_indicators, Some(0));
 }
 
-#[test]
-fn the_open_session_is_the_latest_started_in_the_window_and_not_stopped() {
+#[tokio::test]
+async fn the_open_session_is_the_latest_started_in_the_window_and_not_stopped() {
     let history = MemoryHistory::default();
     let stop = json!({"session": {"session_id": "latest", "stopped_at": at(50)}});
-    history.write(&batch(&[
-        started("old", "u", 1),
-        started("open", "u", 10),
-        started("latest", "u", 20),
-        (Channel::SessionStopped, stop),
-    ]));
-    let open = history.open_session(time(0)).unwrap();
+    history
+        .write(&batch(&[
+            started("old", "u", 1),
+            started("open", "u", 10),
+            started("latest", "u", 20),
+            (Channel::SessionStopped, stop),
+        ]))
+        .await
+        .unwrap();
+    let open = history.open_session(time(0)).await.unwrap().unwrap();
     assert_eq!(open.session_id, session_uuid("open"));
-    assert!(
-        history
-            .open_session(time(10) + Duration::seconds(1))
-            .is_none()
-    );
+    let later = time(10) + Duration::seconds(1);
+    assert!(history.open_session(later).await.unwrap().is_none());
 }
