@@ -26,7 +26,7 @@ use crate::supervise::{Restart, Supervisor};
 use crate::web::auth::csrf::LoginCsrf;
 use crate::web::identity::Identity;
 use crate::web::limits::LoginLimits;
-use crate::web::sessions::{self, SessionBackend};
+use crate::web::login_sessions::{self, LoginSessionStore};
 use crate::web::{self, AppState};
 use crate::{forward, sim};
 use tower_sessions::SessionManagerLayer;
@@ -35,7 +35,7 @@ use tower_sessions::service::SignedCookie;
 pub struct Application {
     listener: TcpListener,
     state: AppState,
-    sessions: SessionManagerLayer<SessionBackend, SignedCookie>,
+    sessions: SessionManagerLayer<LoginSessionStore, SignedCookie>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
 }
@@ -88,7 +88,7 @@ impl Application {
             };
             tasks.spawn(database.watch(bootstrap, shutdown.clone()));
         }
-        let session_backend = SessionBackend::new(&store, &bus);
+        let session_backend = LoginSessionStore::new(&store, &bus);
         tracing::info!("AUTH: Login sessions live in {}", session_backend.kind());
         // Only the database's sessions expire by a task; it ends if the database fails.
         if store.postgres().is_some() {
@@ -119,7 +119,7 @@ impl Application {
             Some(secret) => secret.expose_secret().as_bytes().to_vec(),
             None => rand::random::<[u8; 32]>().to_vec(),
         };
-        let sessions = sessions::layer(session_backend, &secret, config.login.cookie_secure);
+        let sessions = login_sessions::layer(session_backend, &secret, config.login.cookie_secure);
         let login_csrf = Arc::new(LoginCsrf::new(&secret, config.login.cookie_secure));
         // With Redis, login failures and rates are counted there, for every replica.
         let shared_counts = match &config.bus.redis_url {

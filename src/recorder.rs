@@ -27,7 +27,7 @@ use crate::events::Event;
 use crate::events::fields::serialize_opt_timestamp;
 use crate::state::LiveState;
 use crate::store::Store;
-use crate::store::current_session::{CurrentSession, SessionKeeper};
+use crate::store::current_session::{RedisSessionKey, SessionKeeper};
 use crate::store::history::{Batch, Record};
 use crate::supervise::{Restart, Supervisor};
 
@@ -61,7 +61,7 @@ pub struct Recorder {
     stats: Arc<RecorderStats>,
     /// Where starts and stops also go when the history does not keep the
     /// current session (see `store::current_session`).
-    current_session: Option<CurrentSession>,
+    current_session: Option<RedisSessionKey>,
 }
 
 /// The `recorder` section of `/streaming/api/status` and its metrics.
@@ -114,7 +114,8 @@ impl Recorder {
         shutdown: &CancellationToken,
     ) -> Self {
         if let SessionKeeper::Redis(redis) = keeper {
-            self.current_session = Some(CurrentSession::start(redis.clone(), supervisor, shutdown));
+            self.current_session =
+                Some(RedisSessionKey::start(redis.clone(), supervisor, shutdown));
         }
         self
     }

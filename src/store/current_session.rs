@@ -112,11 +112,11 @@ fn started(kept: Kept) -> SessionStarted {
 
 /// The live path's side of a Redis keeper: never waits.
 #[derive(Clone)]
-pub struct CurrentSession {
+pub struct RedisSessionKey {
     latest: watch::Sender<Option<Kept>>,
 }
 
-impl CurrentSession {
+impl RedisSessionKey {
     /// Starts the task that writes the latest state to `redis` until `shutdown`.
     pub fn start(
         redis: ConnectionManager,

@@ -29,7 +29,7 @@ struct UsersPage {
 
 #[derive(Template)]
 #[template(path = "admin_sessions.html")]
-struct SessionsPage {
+struct StreamingSessionsPage {
     username: String,
     csrf: String,
     sessions: Vec<SessionRow>,
@@ -126,7 +126,7 @@ pub async fn sessions(
     match state.store.history().sessions(SESSION_HISTORY).await {
         Ok(sessions) => render(
             StatusCode::OK,
-            &SessionsPage {
+            &StreamingSessionsPage {
                 username: user.username,
                 csrf: csrf::token(&session).await,
                 sessions,

@@ -479,7 +479,7 @@ pub async fn logout(
         tracing::error!("AUTH: logout failed: {error}");
     }
     if let Some(id) = ended {
-        let session = super::sessions::digest(&id);
+        let session = super::login_sessions::digest(&id);
         state
             .accounts
             .announce(AuthChange::LoggedOut { session })

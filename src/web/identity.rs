@@ -10,7 +10,7 @@ use axum_login::AuthUser;
 use tokio_util::sync::CancellationToken;
 use tower_sessions::session::Id;
 
-use super::sessions::{self, SessionBackend};
+use super::login_sessions::{self, LoginSessionStore};
 use crate::accounts::changes::AuthChange;
 use crate::accounts::{Accounts, Role, User};
 use crate::bus::Bus;
@@ -55,13 +55,17 @@ pub enum Concern {
 #[derive(Clone)]
 pub struct Identity {
     accounts: Accounts,
-    sessions: SessionBackend,
+    sessions: LoginSessionStore,
     /// Origins besides the server's own, lower case, without a trailing slash.
     allowed_origins: Arc<[String]>,
 }
 
 impl Identity {
-    pub fn new(accounts: Accounts, sessions: SessionBackend, allowed_origins: Vec<String>) -> Self {
+    pub fn new(
+        accounts: Accounts,
+        sessions: LoginSessionStore,
+        allowed_origins: Vec<String>,
+    ) -> Self {
         Self {
             accounts,
             sessions,
@@ -100,7 +104,7 @@ impl Identity {
     pub fn concern(login: &Login, change: &AuthChange) -> Concern {
         match (change, &login.credential) {
             (AuthChange::LoggedOut { session }, Credential::Session(id))
-                if *session == sessions::digest(id) =>
+                if *session == login_sessions::digest(id) =>
             {
                 Concern::Ended
             }
@@ -160,7 +164,7 @@ mod tests {
 
     fn identity(allowed: &str) -> Identity {
         let allowed: Origins = allowed.parse().unwrap();
-        let sessions = SessionBackend::memory();
+        let sessions = LoginSessionStore::memory();
         Identity::new(Accounts::new(Store::memory()), sessions, allowed.0)
     }
 
@@ -237,7 +241,7 @@ mod tests {
             ..user(1)
         };
         let own = AuthChange::LoggedOut {
-            session: sessions::digest(&id),
+            session: login_sessions::digest(&id),
         };
         assert_eq!(Identity::concern(&session, &own), Concern::Ended);
         assert_eq!(Identity::concern(&user(1), &own), Concern::Unrelated);

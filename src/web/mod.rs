@@ -10,10 +10,10 @@ mod history;
 pub mod identity;
 mod inspector;
 pub mod limits;
+pub mod login_sessions;
 mod pages;
 mod probes;
 pub mod routes;
-pub mod sessions;
 pub mod settings;
 mod template;
 mod ws;
@@ -63,7 +63,7 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
 
 pub fn router(
     state: AppState,
-    sessions: SessionManagerLayer<sessions::SessionBackend, SignedCookie>,
+    sessions: SessionManagerLayer<login_sessions::LoginSessionStore, SignedCookie>,
 ) -> Router {
     let auth =
         AuthManagerLayerBuilder::new(auth::Backend::new(state.accounts.clone()), sessions).build();
@@ -74,7 +74,7 @@ pub fn router(
         .fallback(|| async { ApiError::NotFound })
         .layer(auth)
         .layer(axum::middleware::map_response(
-            sessions::unavailable_not_empty,
+            login_sessions::unavailable_not_empty,
         ))
         .layer(header(
             header::CONTENT_SECURITY_POLICY,

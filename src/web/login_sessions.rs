@@ -38,9 +38,9 @@ pub fn digest(id: &Id) -> String {
 }
 
 /// The login sessions of one deployment, wherever they live (chosen once,
-/// in [`SessionBackend::new`]).
+/// in [`LoginSessionStore::new`]).
 #[derive(Clone)]
-pub struct SessionBackend {
+pub struct LoginSessionStore {
     store: Arc<dyn SessionStore>,
     kind: &'static str,
     /// The cache in front of a shared store; memory needs none.
@@ -53,13 +53,15 @@ pub struct SessionBackend {
 /// Sessions by [`digest`] of their id.
 type SessionCache = LookupCache<String, Option<Record>>;
 
-impl std::fmt::Debug for SessionBackend {
+impl std::fmt::Debug for LoginSessionStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("SessionBackend").field(&self.kind).finish()
+        f.debug_tuple("LoginSessionStore")
+            .field(&self.kind)
+            .finish()
     }
 }
 
-impl SessionBackend {
+impl LoginSessionStore {
     /// PostgreSQL when `store` is, else Redis when `bus` is, else memory.
     pub fn new(store: &Store, bus: &Bus) -> Self {
         match (store.postgres(), bus) {
@@ -69,7 +71,7 @@ impl SessionBackend {
                 Self::shared(table.clone(), "postgres", Some(table))
             }
             (None, Bus::Redis(redis)) => {
-                let redis = RedisSessions {
+                let redis = RedisLoginSessions {
                     redis: redis.connection(),
                 };
                 Self::shared(redis, "redis", None)
@@ -125,7 +127,7 @@ impl SessionBackend {
 }
 
 #[async_trait]
-impl SessionStore for SessionBackend {
+impl SessionStore for LoginSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         self.store.create(record).await
     }
@@ -209,13 +211,13 @@ impl<S: SessionStore> SessionStore for Cached<S> {
 
 /// Sessions in Redis, one key each, expiring with the session.
 #[derive(Clone)]
-pub struct RedisSessions {
+pub struct RedisLoginSessions {
     redis: ConnectionManager,
 }
 
-impl std::fmt::Debug for RedisSessions {
+impl std::fmt::Debug for RedisLoginSessions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("RedisSessions")
+        f.write_str("RedisLoginSessions")
     }
 }
 
@@ -223,7 +225,7 @@ fn backend(error: redis::RedisError) -> session_store::Error {
     session_store::Error::Backend(error.to_string())
 }
 
-impl RedisSessions {
+impl RedisLoginSessions {
     fn key(id: &Id) -> String {
         format!("{REDIS_KEY_PREFIX}{id}")
     }
@@ -251,7 +253,7 @@ impl RedisSessions {
 }
 
 #[async_trait]
-impl SessionStore for RedisSessions {
+impl SessionStore for RedisLoginSessions {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         // A new id until it is one nobody has (a collision is astronomically rare).
         while !self.write(record, true).await? {
@@ -296,10 +298,10 @@ pub async fn unavailable_not_empty(response: Response) -> Response {
 
 /// `secret` signs the cookies; any length, stretched to the 64 bytes the key needs.
 pub fn layer(
-    backend: SessionBackend,
+    backend: LoginSessionStore,
     secret: &[u8],
     secure: bool,
-) -> SessionManagerLayer<SessionBackend, SignedCookie> {
+) -> SessionManagerLayer<LoginSessionStore, SignedCookie> {
     use sha2::Sha512;
     let key = Key::from(Sha512::digest(secret).as_slice());
     SessionManagerLayer::new(backend)
