@@ -17,12 +17,12 @@ use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::fields::{self, Object, serialize_timestamp};
+use super::fields::{self, serialize_timestamp};
 use super::findings::{Fault, FieldKind, Findings, Problem, Required, Sent};
 use super::rules::{
     self, MAX_CPU_PERCENT, MAX_MEASURE, MAX_TICKS_PER_SECOND, MAX_UPTIME_SECONDS, Reason, Window,
 };
-use super::{DecodeError, Envelope, Kind, payload};
+use super::{DecodeError, Envelope, Kind, Object, payload};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Health {

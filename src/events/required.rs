@@ -13,8 +13,8 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::fields::{self, Object};
-use super::{Channel, DecodeError, Event, Kind, Rules, health};
+use super::fields;
+use super::{Channel, DecodeError, Event, Kind, Object, Rules, health};
 
 pub use super::findings::{Fault, FieldKind, Findings, Problem, Required, Sent, WHOLE_MESSAGE};
 
