@@ -302,23 +302,23 @@ struct Draft {
 impl Draft {
     /// The event, if every value makes sense ([`rules`]): both decoders end
     /// here, so they refuse alike.
-    fn assemble(self, envelope: &Envelope) -> Result<Health, DecodeError> {
-        let Draft { mut health, time } = self;
+    fn assemble(&mut self, envelope: &Envelope) -> Result<(), DecodeError> {
+        let health = &mut self.health;
         for field in &FIELDS {
-            field.check(&mut health)?;
+            field.check(health)?;
         }
         for both in IN_BOTH_SHAPES {
-            let (shape_a, shape_b) = both(&mut health);
+            let (shape_a, shape_b) = both(health);
             let value = shape_a.or(*shape_b);
             (*shape_a, *shape_b) = (value, value);
         }
         for group in &GROUPS {
-            let extra = (group.extra)(&mut health);
+            let extra = (group.extra)(health);
             *extra = rules::passthrough(std::mem::take(extra));
         }
         health.extra = rules::passthrough(std::mem::take(&mut health.extra));
-        health.timestamp = envelope.time_of(time);
-        Ok(health)
+        health.timestamp = envelope.time_of(self.time);
+        Ok(())
     }
 }
 
@@ -359,15 +359,21 @@ impl Field {
     fn check(&self, health: &mut Health) -> Result<(), DecodeError> {
         match self.slot {
             Word(at) => {
-                let word = std::mem::take(at(health));
-                *at(health) = rules::identifier(self.path, word)?;
+                let word = at(health);
+                *word = rules::identifier(self.path, std::mem::take(word))?;
             }
             Name(at) => {
-                let name = at(health).take();
-                *at(health) = rules::opt_identifier(self.path, name)?;
+                let name = at(health);
+                *name = rules::opt_identifier(self.path, name.take())?;
             }
-            Count(at) => *at(health) = rules::opt_count(self.path, *at(health))?,
-            Amount(at, max) => *at(health) = rules::opt_amount(self.path, *at(health), max)?,
+            Count(at) => {
+                let count = at(health);
+                *count = rules::opt_count(self.path, *count)?;
+            }
+            Amount(at, max) => {
+                let amount = at(health);
+                *amount = rules::opt_amount(self.path, *amount, max)?;
+            }
             List(at) => at(health).iter_mut().for_each(rules::clean),
             Time => {}
         }
@@ -397,7 +403,8 @@ pub fn decode(obj: Object, envelope: &Envelope) -> Result<Health, DecodeError> {
         *(group.extra)(&mut draft.health) = left.unwrap_or_default();
     }
     draft.health.extra = p;
-    draft.assemble(envelope)
+    draft.assemble(envelope)?;
+    Ok(draft.health)
 }
 
 /// A canonical health message, or `None` for anything else (the tolerant
@@ -457,12 +464,9 @@ pub(super) fn decode_canonical(
     } else {
         own_time
     };
-    let health = Draft {
-        health: std::mem::take(&mut read.health),
-        time: own_time,
-    }
-    .assemble(&envelope)
-    .ok()?;
+    read.draft.time = own_time;
+    read.draft.assemble(&envelope).ok()?;
+    let health = std::mem::take(&mut read.draft.health);
     if let Some(findings) = findings {
         *findings = read.findings(event_time);
     }
@@ -470,11 +474,11 @@ pub(super) fn decode_canonical(
 }
 
 /// What the typed decoder read of a message: the event before its checks,
-/// the texts it still has to parse, and, when judging, which fields it read
+/// the texts it still has to parse (the payload's time among them), and, when judging, which fields it read
 /// and which of them are not of seed 004's kind.
 #[derive(Default)]
 struct Typed<'de> {
-    health: Health,
+    draft: Draft,
     /// `type`, `timestamp` at the top: `Some` once seen (null or not).
     kind: Option<Option<Cow<'de, str>>>,
     envelope_time: Option<Option<Cow<'de, str>>>,
@@ -625,6 +629,9 @@ impl<'de> Visitor<'de> for Fields<'_, 'de> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        // Producers write their fields in one order, mostly the table's: the
+        // search starts after the row last read.
+        let mut next = 0;
         while let Some(Str(key)) = map.next_key()? {
             if self.group.is_none()
                 && let Some(group) = GROUPS.iter().position(|g| g.name == key)
@@ -639,11 +646,12 @@ impl<'de> Visitor<'de> for Fields<'_, 'de> {
                 })?;
                 continue;
             }
-            let row = FIELDS
-                .iter()
-                .position(|f| f.group == self.group && f.name == key)
+            let row = (next..FIELDS.len())
+                .chain(0..next)
+                .find(|&row| FIELDS[row].group == self.group && FIELDS[row].name == key)
                 .ok_or_else(not_canonical)?;
             self.typed.read_field(row, &mut map)?;
+            next = row + 1;
         }
         Ok(())
     }
@@ -661,27 +669,27 @@ impl<'de> Typed<'de> {
             Word(at) => {
                 let word = text(Some(map.next_value()?)).ok_or_else(not_canonical)?;
                 self.note(row, Sent::Text(&word));
-                *at(&mut self.health) = word;
+                *at(&mut self.draft.health) = word;
             }
             Name(at) => {
                 let name = text(map.next_value()?);
                 self.note(row, name.as_deref().map_or(Sent::Absent, Sent::Text));
-                *at(&mut self.health) = name;
+                *at(&mut self.draft.health) = name;
             }
             Count(at) => {
                 let count: Option<i64> = map.next_value()?;
                 self.note(row, count.map_or(Sent::Absent, |n| Sent::Number(n as f64)));
-                *at(&mut self.health) = count;
+                *at(&mut self.draft.health) = count;
             }
             Amount(at, _) => {
                 let amount: Option<f64> = map.next_value()?;
                 self.note(row, amount.map_or(Sent::Absent, Sent::Number));
-                *at(&mut self.health) = amount;
+                *at(&mut self.draft.health) = amount;
             }
             List(at) => {
                 let items: Option<Vec<Value>> = map.next_value()?;
                 self.note(row, items.as_ref().map_or(Sent::Absent, |_| Sent::Array));
-                *at(&mut self.health) = items.unwrap_or_default();
+                *at(&mut self.draft.health) = items.unwrap_or_default();
             }
             Time => {
                 let time: Option<Str> = map.next_value()?;
