@@ -79,10 +79,11 @@ impl Subscriber {
         };
         let stats = self.state.channel(channel);
         stats.record_message(now);
-        let decoded = events::decode_with(channel, &message.payload, now, &self.rules);
-        if let Some(conformance) = &self.conformance {
-            conformance.observe(channel, &message.payload, &decoded, now);
-        }
+        let decoded = match &self.conformance {
+            // The watch reads its findings off this same decoding.
+            Some(conformance) => conformance.decode(channel, &message.payload, now, &self.rules),
+            None => events::decode_with(channel, &message.payload, now, &self.rules),
+        };
         match decoded {
             Ok(event) => {
                 if let Event::Patterns(batch) = &event

@@ -421,8 +421,7 @@ mod tests {
     fn record(inspector: &Inspector, channel: Channel, message: &[u8]) {
         let now = Utc::now();
         let message = Bytes::copy_from_slice(message);
-        let decoded = events::decode(channel, &message, now);
-        let findings = required::examine(channel, &message, &decoded);
+        let (decoded, findings) = required::examine(channel, &message, now, &Rules::ANY_TIME);
         inspector.record(channel, &message, &decoded, findings, now);
     }
 

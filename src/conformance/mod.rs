@@ -27,7 +27,7 @@ use self::inspector::Inspector;
 use self::tally::Tally;
 use crate::bus::{Bus, BusMessage, Subscription};
 use crate::events::required::{self, KINDS};
-use crate::events::{self, Channel, DecodeError, Event, Rules};
+use crate::events::{Channel, DecodeError, Event, Rules};
 use crate::state::LiveState;
 
 /// How long `tickstock verify` waits for Redis before giving up.
@@ -60,17 +60,19 @@ impl Conformance {
         );
     }
 
-    /// One message, as the subscriber received and decoded it.
-    pub fn observe(
+    /// Decodes one message as the subscriber does, with its `rules`, and
+    /// measures it (report, inspector) from that same decoding.
+    pub fn decode(
         &self,
         channel: Channel,
         message: &Bytes,
-        decoded: &Result<Event, DecodeError>,
         received_at: DateTime<Utc>,
-    ) {
-        let findings = self.tally.observe(channel, message, decoded, received_at);
+        rules: &Rules,
+    ) -> Result<Event, DecodeError> {
+        let (decoded, findings) = self.tally.observe(channel, message, received_at, rules);
         self.inspector
-            .record(channel, message, decoded, findings, received_at);
+            .record(channel, message, &decoded, findings, received_at);
+        decoded
     }
 }
 
@@ -112,9 +114,8 @@ pub async fn tally_until(
 /// Judged with the default rules, as a server with the default configuration would.
 fn observe(tally: &Tally, message: &BusMessage) {
     if let Some(channel) = Channel::from_name(&message.channel) {
-        let now = Utc::now();
-        let decoded = events::decode_with(channel, &message.payload, now, &Rules::default());
-        tally.observe(channel, &message.payload, &decoded, now);
+        // The report needs only what the tally counted.
+        let _ = tally.observe(channel, &message.payload, Utc::now(), &Rules::default());
     }
 }
 

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 
 use crate::events::required::{self, Findings, Problem};
-use crate::events::{Channel, DecodeError, Event};
+use crate::events::{Channel, DecodeError, Event, Rules};
 
 /// Latency samples kept per channel (the most recent).
 pub const LATENCY_SAMPLES: usize = 2_048;
@@ -122,16 +122,17 @@ impl Tally {
         self.since
     }
 
-    /// Examines one message (as the decoder left it) and counts it; returns
-    /// the findings for whoever else wants them.
+    /// Decodes one message with `rules` and examines it in the same pass
+    /// (`required::examine`), then counts it; returns both, for whoever
+    /// else wants them.
     pub fn observe(
         &self,
         channel: Channel,
         message: &[u8],
-        decoded: &Result<Event, DecodeError>,
         received_at: DateTime<Utc>,
-    ) -> Findings {
-        let findings = required::examine(channel, message, decoded);
+        rules: &Rules,
+    ) -> (Result<Event, DecodeError>, Findings) {
+        let (decoded, findings) = required::examine(channel, message, received_at, rules);
         let mut tally = self.channels[channel.index()].lock();
         tally.messages += 1;
         tally.undecodable += u64::from(decoded.is_err());
@@ -163,7 +164,7 @@ impl Tally {
             tally.last_arrival = Some(received_at);
         }
         drop(tally);
-        findings
+        (decoded, findings)
     }
 
     pub fn messages(&self, channel: Channel) -> u64 {
@@ -209,11 +210,9 @@ fn excerpt(message: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events;
 
     fn observe(tally: &Tally, channel: Channel, message: &str, at: DateTime<Utc>) {
-        let decoded = events::decode(channel, message.as_bytes(), at);
-        tally.observe(channel, message.as_bytes(), &decoded, at);
+        let _ = tally.observe(channel, message.as_bytes(), at, &Rules::ANY_TIME);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 mod channel;
 pub mod critical_alert;
 pub mod fields;
+mod findings;
 pub mod health;
 pub mod indicator;
 pub mod indicator_alert;
@@ -27,6 +28,8 @@ pub use indicator_alert::IndicatorAlert;
 pub use pattern::{Pattern, PatternBatch};
 pub use rules::{Reason, Rules};
 pub use session::{SessionStarted, SessionStopped};
+
+use findings::Findings;
 
 /// A JSON object: the envelope, a payload, or passed-through fields.
 pub type Object = serde_json::Map<String, Value>;
@@ -154,30 +157,49 @@ pub fn decode_with(
     received_at: DateTime<Utc>,
     rules: &Rules,
 ) -> Result<Event, DecodeError> {
+    decode_noting(channel, payload, received_at, rules, None)
+}
+
+/// [`decode_with`], noting in `findings`, when given, how the message
+/// measures up against seed 004 (`required::examine`), from the decoder's
+/// own reading of it: the typed path's fields, or the tolerant path's tree.
+fn decode_noting(
+    channel: Channel,
+    payload: &[u8],
+    received_at: DateTime<Utc>,
+    rules: &Rules,
+    mut findings: Option<&mut Findings>,
+) -> Result<Event, DecodeError> {
     if payload.len() > MAX_MESSAGE_BYTES {
         return Err(DecodeError::TooLarge(payload.len()));
     }
     let window = rules.window(received_at);
     if channel == Channel::Health
-        && let Some(health) = health::decode_canonical(payload, received_at, window)
+        && let Some(health) =
+            health::decode_canonical(payload, received_at, window, findings.as_deref_mut())
     {
         return Ok(Event::Health(health));
     }
-    decode_tolerant(channel, payload, received_at, window)
+    decode_tolerant(channel, payload, received_at, window, findings)
 }
 
-/// Decodes any shape CONTRACT §2 allows, through a JSON tree.
+/// Decodes any shape CONTRACT §2 allows, through a JSON tree, which
+/// `findings`, when given, are read from before the decoders take it apart.
 fn decode_tolerant(
     channel: Channel,
     payload: &[u8],
     received_at: DateTime<Utc>,
     window: rules::Window,
+    findings: Option<&mut Findings>,
 ) -> Result<Event, DecodeError> {
     let value: Value =
         serde_json::from_slice(payload).map_err(|e| DecodeError::NotJson(e.to_string()))?;
     let Value::Object(mut obj) = value else {
         return Err(DecodeError::NotObject);
     };
+    if let Some(findings) = findings {
+        required::check_fields(channel, &obj, findings);
+    }
     let declared = match obj.remove("type") {
         Some(Value::String(name)) => Kind::from_type(&name),
         _ => None,

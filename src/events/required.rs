@@ -1,7 +1,9 @@
 //! What seed 004 requires of each event kind ("Required Fields"), and how one
-//! message measures up against it. This table is the only statement of those
-//! requirements in TickStock: the channel inspector marks messages with it
-//! and `tickstock verify` fills in seed 004's status report with it. The
+//! message measures up against it. These lists (health's comes from the
+//! health decoder's own field table, `health::FIELDS`) are the only
+//! statement of those requirements in TickStock: the channel inspector marks
+//! messages with them and `tickstock verify` fills in seed 004's status
+//! report with them. The
 //! rules are spelled out for operators in `conformance::rules_help`
 //! (`tickstock verify --help`); in short, a field counts when it is present
 //! under seed 004's name, not null or blank, and of seed 004's JSON kind.
@@ -9,113 +11,21 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use serde_json::Value;
 
-use super::fields::{self, Object};
-use super::{Channel, DecodeError, Event, Kind, MAX_MESSAGE_BYTES, payload};
+use super::fields;
+use super::{Channel, DecodeError, Event, Kind, Object, Rules, health};
 
-/// The "field" a fault names when the message as a whole is unusable (not
-/// JSON, not an object, too large).
-pub const WHOLE_MESSAGE: &str = "(message)";
+pub use super::findings::{Fault, FieldKind, Findings, Problem, Required, Sent, WHOLE_MESSAGE};
 
 /// Unrecognised field names reported per message, at most.
 const MAX_UNRECOGNISED: usize = 32;
-
-/// The kind of value seed 004 gives a field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FieldKind {
-    /// A non-blank JSON string.
-    Text,
-    /// A string holding a UUID.
-    Uuid,
-    /// A string holding an ISO 8601 time.
-    Timestamp,
-    /// Any JSON number (`70` is a float too).
-    Float,
-    /// A JSON number without a fraction (`60` or `60.0`).
-    Integer,
-    Object,
-    Array,
-    /// A string or `null`, but present (`recovery`, `action_required`).
-    TextOrNull,
-}
-
-impl FieldKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            FieldKind::Text => "string",
-            FieldKind::Uuid => "UUID string",
-            FieldKind::Timestamp => "ISO 8601 string",
-            FieldKind::Float => "float",
-            FieldKind::Integer => "integer",
-            FieldKind::Object => "object",
-            FieldKind::Array => "array",
-            FieldKind::TextOrNull => "string or null",
-        }
-    }
-
-    /// What is wrong with `value` for this kind, if anything.
-    fn judge(self, value: Option<&Value>) -> Option<Problem> {
-        let value = match value {
-            None => return Some(Problem::Missing),
-            Some(Value::Null) if self == FieldKind::TextOrNull => return None,
-            Some(Value::Null) => return Some(Problem::Missing),
-            Some(Value::String(s)) if s.trim().is_empty() && self != FieldKind::TextOrNull => {
-                return Some(Problem::Missing);
-            }
-            Some(value) => value,
-        };
-        let fits = match (self, value) {
-            (FieldKind::Text | FieldKind::TextOrNull, Value::String(_)) => true,
-            (FieldKind::Uuid, Value::String(s)) => uuid::Uuid::parse_str(s.trim()).is_ok(),
-            (FieldKind::Timestamp, Value::String(s)) => {
-                // An epoch number inside a string is not ISO 8601 either.
-                s.trim().parse::<f64>().is_err() && fields::parse_timestamp(value).is_some()
-            }
-            (FieldKind::Float, Value::Number(_)) => true,
-            (FieldKind::Integer, Value::Number(n)) => {
-                n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|x| x.fract() == 0.0)
-            }
-            (FieldKind::Object, Value::Object(_)) => true,
-            (FieldKind::Array, Value::Array(_)) => true,
-            _ => false,
-        };
-        (!fits).then(|| Problem::WrongKind {
-            expected: self.name(),
-            found: describe(value, self),
-        })
-    }
-}
-
-/// How a value that does not fit `expected` reads in a report.
-fn describe(value: &Value, expected: FieldKind) -> &'static str {
-    match (value, expected) {
-        (Value::String(_), FieldKind::Uuid) => "string that is not a UUID",
-        (Value::String(_), FieldKind::Timestamp) => "string that is not an ISO 8601 time",
-        (Value::Number(_), FieldKind::Integer) => "number with a fraction",
-        (Value::String(_), _) => "string",
-        (Value::Number(_), _) => "number",
-        (Value::Bool(_), _) => "boolean",
-        (Value::Array(_), _) => "array",
-        (Value::Object(_), _) => "object",
-        (Value::Null, _) => "null",
-    }
-}
-
-/// One required field: its path in the payload (`data_flow.bars_per_minute`)
-/// and its kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Required {
-    pub field: &'static str,
-    pub kind: FieldKind,
-}
 
 const fn field(field: &'static str, kind: FieldKind) -> Required {
     Required { field, kind }
 }
 
-use FieldKind::{Array, Float, Integer, Text, TextOrNull, Timestamp, Uuid};
+use FieldKind::{Float, Integer, Text, TextOrNull, Timestamp, Uuid};
 
 const SESSION_STARTED: &[Required] = &[
     field("session_id", Uuid),
@@ -166,19 +76,6 @@ const INDICATOR_ALERT: &[Required] = &[
     field("severity", Text),
 ];
 
-const HEALTH: &[Required] = &[
-    field("status", Text),
-    field("timestamp", Timestamp),
-    field("active_symbols", Integer),
-    field("connection_status", Text),
-    field("data_flow.ticks_per_second", Float),
-    field("data_flow.bars_per_minute", Integer),
-    field("data_flow.processing_lag_ms", Integer),
-    field("resource_usage.cpu_percent", Float),
-    field("resource_usage.memory_mb", Integer),
-    field("issues", Array),
-];
-
 /// `action_required` may be null too: seed 004's own recovery example sends it so.
 const CRITICAL_ALERT: &[Required] = &[
     field("severity", Text),
@@ -195,7 +92,7 @@ pub fn required(kind: Kind) -> &'static [Required] {
     match kind {
         Kind::SessionStarted => SESSION_STARTED,
         Kind::SessionStopped => SESSION_STOPPED,
-        Kind::Health => HEALTH,
+        Kind::Health => &health::REQUIRED,
         Kind::Pattern | Kind::PatternsBatch => PATTERN,
         Kind::Indicator => INDICATOR,
         Kind::IndicatorAlert => INDICATOR_ALERT,
@@ -229,80 +126,20 @@ fn payload_key(kind: Kind) -> &'static str {
     }
 }
 
-/// What is wrong with one field of a message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "problem", rename_all = "snake_case")]
-pub enum Problem {
-    Missing,
-    WrongKind {
-        expected: &'static str,
-        found: &'static str,
-    },
-    /// TickStock's decoder refused the message (or a batch element) here.
-    Rejected {
-        reason: String,
-    },
-}
-
-impl std::fmt::Display for Problem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Problem::Missing => f.write_str("missing"),
-            Problem::WrongKind { expected, found } => {
-                write!(f, "of the wrong kind ({found}, expected {expected})")
-            }
-            Problem::Rejected { reason } => write!(f, "rejected by TickStock: {reason}"),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Fault {
-    pub field: &'static str,
-    #[serde(flatten)]
-    pub problem: Problem,
-}
-
-/// How one message measures up: each faulty field once, the fields
-/// TickStock did not recognise, and the event's own time.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Findings {
-    pub faults: Vec<Fault>,
-    pub unrecognised: Vec<String>,
-    /// The payload's `timestamp` (or a batch's `batch_timestamp`), for latency.
-    pub event_time: Option<DateTime<Utc>>,
-}
-
-impl Findings {
-    fn add(&mut self, field: &'static str, problem: Problem) {
-        // The first finding on a field stands: the spec check runs first and
-        // says more than the decoder's refusal.
-        if !self.faults.iter().any(|fault| fault.field == field) {
-            self.faults.push(Fault { field, problem });
-        }
-    }
-
-    fn add_rejection(&mut self, error: &DecodeError) {
-        let field = error.field().unwrap_or(WHOLE_MESSAGE);
-        self.add(
-            field,
-            Problem::Rejected {
-                reason: error.to_string(),
-            },
-        );
-    }
-}
-
-/// Examines one message received on `channel` against seed 004's
-/// requirements, given what the decoder made of it.
-pub fn examine(channel: Channel, message: &[u8], decoded: &Result<Event, DecodeError>) -> Findings {
+/// Decodes one message received on `channel` as `events::decode_with` does
+/// and measures it against seed 004's requirements, from the decoder's own
+/// reading of it (no second parse): the typed health decoder notes what it
+/// read, the tolerant decoders' JSON tree is checked before they take it
+/// apart. Then what the decoder refused, and the fields it did not know.
+pub fn examine(
+    channel: Channel,
+    message: &[u8],
+    received_at: DateTime<Utc>,
+    rules: &Rules,
+) -> (Result<Event, DecodeError>, Findings) {
     let mut findings = Findings::default();
-    if message.len() <= MAX_MESSAGE_BYTES
-        && let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(message)
-    {
-        check_fields(channel, obj, &mut findings);
-    }
-    match decoded {
+    let decoded = super::decode_noting(channel, message, received_at, rules, Some(&mut findings));
+    match &decoded {
         Err(error) => findings.add_rejection(error),
         Ok(event) => {
             if let Event::Patterns(batch) = event {
@@ -314,56 +151,97 @@ pub fn examine(channel: Channel, message: &[u8], decoded: &Result<Event, DecodeE
             findings.unrecognised = unrecognised(event);
         }
     }
-    findings
+    (decoded, findings)
 }
 
-fn check_fields(channel: Channel, mut obj: Object, findings: &mut Findings) {
-    let declared = match obj.remove("type") {
-        Some(Value::String(name)) => Kind::from_type(&name),
+/// Checks a message's JSON tree, found as the decoders find its payload.
+pub(super) fn check_fields(channel: Channel, obj: &Object, findings: &mut Findings) {
+    let declared = match obj.get("type") {
+        Some(Value::String(name)) => Kind::from_type(name),
         _ => None,
     };
-    let kind = declared.unwrap_or_else(|| channel.default_kind(&obj));
+    let kind = declared.unwrap_or_else(|| channel.default_kind(obj));
     if kind == Kind::PatternsBatch {
-        findings.event_time = time_of(&obj, &["batch_timestamp", "timestamp"]);
+        findings.event_time = time_of(|name| obj.get(name), &["batch_timestamp", "timestamp"]);
         match obj.get(payload_key(kind)) {
             Some(Value::Array(items)) => {
                 for item in items {
                     let element = item.as_object();
-                    check_payload(kind, element, findings);
+                    check_payload(kind, element.map(Payload::Flat), findings);
                 }
             }
             _ => findings.add(payload_key(kind), Problem::Missing),
         }
         return;
     }
-    let p = payload(obj, payload_key(kind));
-    findings.event_time = time_of(&p, &["timestamp"]);
-    check_payload(kind, Some(&p), findings);
+    let p = Payload::of(obj, payload_key(kind));
+    findings.event_time = time_of(|name| p.get(name), &["timestamp"]);
+    check_payload(kind, Some(p), findings);
 }
 
-fn check_payload(kind: Kind, payload: Option<&Object>, findings: &mut Findings) {
+/// A payload as the decoders see it (`events::payload`), without taking the
+/// message apart: nested under its key, with the top level's other fields
+/// (but `type`) beside it, or flat.
+#[derive(Clone, Copy)]
+enum Payload<'a> {
+    Nested {
+        inner: &'a Object,
+        outer: &'a Object,
+        key: &'a str,
+    },
+    Flat(&'a Object),
+}
+
+impl<'a> Payload<'a> {
+    fn of(obj: &'a Object, key: &'a str) -> Self {
+        match obj.get(key) {
+            Some(Value::Object(inner)) => Payload::Nested {
+                inner,
+                outer: obj,
+                key,
+            },
+            _ => Payload::Flat(obj),
+        }
+    }
+
+    fn get(self, name: &str) -> Option<&'a Value> {
+        match self {
+            Payload::Nested { inner, outer, key } => inner.get(name).or_else(|| {
+                if name == key || name == "type" {
+                    None
+                } else {
+                    outer.get(name)
+                }
+            }),
+            Payload::Flat(_) if name == "type" => None,
+            Payload::Flat(obj) => obj.get(name),
+        }
+    }
+}
+
+fn check_payload(kind: Kind, payload: Option<Payload<'_>>, findings: &mut Findings) {
     for required in required(kind) {
         let value = payload.and_then(|p| lookup(p, required.field));
-        if let Some(problem) = required.kind.judge(value) {
+        if let Some(problem) = required.kind.judge(Sent::of(value)) {
             findings.add(required.field, problem);
         }
     }
 }
 
 /// The value at a dotted path (`data_flow.ticks_per_second`).
-fn lookup<'a>(obj: &'a Object, path: &str) -> Option<&'a Value> {
+fn lookup<'a>(payload: Payload<'a>, path: &str) -> Option<&'a Value> {
     let mut parts = path.split('.');
-    let mut value = obj.get(parts.next()?)?;
+    let mut value = payload.get(parts.next()?)?;
     for part in parts {
         value = value.as_object()?.get(part)?;
     }
     Some(value)
 }
 
-fn time_of(obj: &Object, names: &[&str]) -> Option<DateTime<Utc>> {
+fn time_of<'a>(get: impl Fn(&str) -> Option<&'a Value>, names: &[&str]) -> Option<DateTime<Utc>> {
     names
         .iter()
-        .find_map(|name| obj.get(*name).and_then(fields::parse_timestamp))
+        .find_map(|name| get(name).and_then(fields::parse_timestamp))
 }
 
 /// The fields the decoder kept as extras (passed through, not understood),
@@ -410,8 +288,7 @@ mod tests {
 
     fn examine_json(channel: Channel, message: Value) -> Findings {
         let bytes = message.to_string().into_bytes();
-        let decoded = super::super::decode(channel, &bytes, Utc::now());
-        examine(channel, &bytes, &decoded)
+        examine(channel, &bytes, Utc::now(), &Rules::ANY_TIME).1
     }
 
     fn faults(channel: Channel, message: Value) -> Vec<String> {
@@ -476,6 +353,30 @@ mod tests {
             assert_eq!(findings.faults, [], "{channel}");
             assert!(findings.event_time.is_some(), "{channel}");
         }
+    }
+
+    /// Health's come from the decoder's field table; they are seed 004's.
+    #[test]
+    fn healths_required_fields_are_seed_004s() {
+        let fields: Vec<(&str, &str)> = required(Kind::Health)
+            .iter()
+            .map(|r| (r.field, r.kind.name()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("status", "string"),
+                ("timestamp", "ISO 8601 string"),
+                ("active_symbols", "integer"),
+                ("connection_status", "string"),
+                ("data_flow.ticks_per_second", "float"),
+                ("data_flow.bars_per_minute", "integer"),
+                ("data_flow.processing_lag_ms", "integer"),
+                ("resource_usage.cpu_percent", "float"),
+                ("resource_usage.memory_mb", "integer"),
+                ("issues", "array"),
+            ]
+        );
     }
 
     #[test]
@@ -566,8 +467,7 @@ mod tests {
 
     #[test]
     fn an_unreadable_message_faults_as_a_whole() {
-        let decoded = super::super::decode(Channel::Health, b"not json", Utc::now());
-        let findings = examine(Channel::Health, b"not json", &decoded);
+        let (_, findings) = examine(Channel::Health, b"not json", Utc::now(), &Rules::ANY_TIME);
         assert_eq!(findings.faults.len(), 1);
         assert_eq!(findings.faults[0].field, WHOLE_MESSAGE);
         assert!(matches!(

@@ -594,12 +594,12 @@ fn canonical_health_in_both_shapes_takes_the_typed_path() {
         r#"{"type":"streaming_health","health":{"session_id":"df4f5558-c1d6-496f-9b43-6849a55838aa","status":"healthy","active_symbols":60,"ticks_per_second":15.2,"patterns_detected":5,"indicators_calculated":150,"timestamp":"2025-10-07T17:35:00.000Z"},"timestamp":"2025-10-07T17:35:00.000Z"}"#,
         r#"{"type":"streaming_health","health":{"status":"healthy","timestamp":"2025-10-05T10:15:00.000Z","active_symbols":485,"connection_status":"connected","data_flow":{"ticks_per_second":125.3,"bars_per_minute":480,"processing_lag_ms":45},"resource_usage":{"cpu_percent":35.2,"memory_mb":512,"threads_active":8},"issues":[]}}"#,
     ] {
-        let typed =
-            health::decode_canonical(message.as_bytes(), now(), any_time()).map(Event::Health);
+        let typed = health::decode_canonical(message.as_bytes(), now(), any_time(), None)
+            .map(Event::Health);
         assert!(typed.is_some(), "{message}");
         assert_eq!(
             typed.ok_or(DecodeError::NotObject),
-            decode_tolerant(Channel::Health, message.as_bytes(), now(), any_time())
+            decode_tolerant(Channel::Health, message.as_bytes(), now(), any_time(), None)
         );
     }
     for refused in [
@@ -611,12 +611,12 @@ fn canonical_health_in_both_shapes_takes_the_typed_path() {
         r#"{"health":{"status":"ok","resource_usage":[35.2,512,8]}}"#,
     ] {
         assert!(
-            health::decode_canonical(refused.as_bytes(), now(), any_time()).is_none(),
+            health::decode_canonical(refused.as_bytes(), now(), any_time(), None).is_none(),
             "{refused}"
         );
         assert_eq!(
             decode(Channel::Health, refused.as_bytes(), now()),
-            decode_tolerant(Channel::Health, refused.as_bytes(), now(), any_time()),
+            decode_tolerant(Channel::Health, refused.as_bytes(), now(), any_time(), None),
             "{refused}"
         );
     }
@@ -630,8 +630,70 @@ proptest! {
         let rules = Rules::default();
         prop_assert_eq!(
             decode_with(Channel::Health, message.as_bytes(), now(), &rules),
-            decode_tolerant(Channel::Health, message.as_bytes(), now(), rules.window(now())),
+            decode_tolerant(Channel::Health, message.as_bytes(), now(), rules.window(now()), None),
             "{}", message
         );
+    }
+}
+
+/// The findings both paths note for `message`, once the typed one took it.
+fn findings_of_both_paths(message: &str) -> Option<(Findings, Findings)> {
+    let mut typed = Findings::default();
+    health::decode_canonical(message.as_bytes(), now(), any_time(), Some(&mut typed))?;
+    let mut tree = Findings::default();
+    let _ = decode_tolerant(
+        Channel::Health,
+        message.as_bytes(),
+        now(),
+        any_time(),
+        Some(&mut tree),
+    );
+    Some((typed, tree))
+}
+
+#[test]
+fn the_typed_health_path_finds_what_the_json_tree_shows() {
+    for message in [
+        // Shape A: seed 004's groups and more are missing.
+        r#"{"type":"streaming_health","health":{"session_id":"s-1","status":"healthy","active_symbols":60,"ticks_per_second":15.2,"timestamp":"2025-10-07T17:35:00.000Z"},"timestamp":"2025-10-07T17:35:00.000Z"}"#,
+        // Integers with a fraction, an epoch inside a string, nulls.
+        r#"{"health":{"status":"ok","timestamp":"1759656600","active_symbols":null,"connection_status":" ","data_flow":{"ticks_per_second":1,"bars_per_minute":480.5,"processing_lag_ms":null},"resource_usage":{"memory_mb":512.25},"issues":null}}"#,
+        // The envelope's time stands in for none at all, not for a null one.
+        r#"{"health":{"status":"ok"},"timestamp":"2025-10-07T17:35:00Z"}"#,
+        r#"{"health":{"status":"ok","timestamp":null},"timestamp":"2025-10-07T17:35:00Z"}"#,
+        r#"{"health":{"status":"ok"},"timestamp":null}"#,
+        r#"{"health":{"status":"ok","data_flow":null,"resource_usage":{}}}"#,
+    ] {
+        let (typed, tree) =
+            findings_of_both_paths(message).unwrap_or_else(|| panic!("not typed: {message}"));
+        assert_eq!(typed, tree, "{message}");
+    }
+    let (shape_a, _) = findings_of_both_paths(
+        r#"{"health":{"status":"healthy","active_symbols":60,"timestamp":"2025-10-07T17:35:00Z"}}"#,
+    )
+    .unwrap();
+    let missing: Vec<&str> = shape_a.faults.iter().map(|f| f.field).collect();
+    assert_eq!(
+        missing,
+        [
+            "connection_status",
+            "data_flow.ticks_per_second",
+            "data_flow.bars_per_minute",
+            "data_flow.processing_lag_ms",
+            "resource_usage.cpu_percent",
+            "resource_usage.memory_mb",
+            "issues",
+        ]
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(5_000))]
+
+    #[test]
+    fn the_typed_health_paths_findings_agree_with_the_json_trees(message in health_message()) {
+        if let Some((typed, tree)) = findings_of_both_paths(&message) {
+            prop_assert_eq!(typed, tree, "{}", message);
+        }
     }
 }

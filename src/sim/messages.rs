@@ -377,7 +377,7 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::events::{self, Channel, Event};
+    use crate::events::{self, Channel, Event, Rules};
     use crate::sim::health::Status;
 
     fn at() -> DateTime<Utc> {
@@ -734,8 +734,8 @@ mod tests {
             ..snapshot()
         };
         let message = health(&session(), &unmeasured, HealthShape::B);
-        let decoded = events::decode(Channel::Health, &message, Utc::now());
-        let findings = events::required::examine(Channel::Health, &message, &decoded);
+        let (_, findings) =
+            events::required::examine(Channel::Health, &message, Utc::now(), &Rules::ANY_TIME);
         assert_eq!(findings.faults, [], "{}", String::from_utf8_lossy(&message));
     }
 
