@@ -69,7 +69,9 @@ impl Conformance {
         received_at: DateTime<Utc>,
         rules: &Rules,
     ) -> Result<Event, DecodeError> {
-        let (decoded, findings) = self.tally.observe(channel, message, received_at, rules);
+        let (decoded, findings) = self
+            .tally
+            .decode_and_count(channel, message, received_at, rules);
         self.inspector
             .record(channel, message, &decoded, findings, received_at);
         decoded
@@ -104,7 +106,7 @@ pub async fn tally_until(
         tokio::select! {
             _ = &mut until => return,
             message = messages.recv() => match message {
-                Some(message) => observe(tally, &message),
+                Some(message) => count_with_default_rules(tally, &message),
                 None => return,
             },
         }
@@ -112,10 +114,10 @@ pub async fn tally_until(
 }
 
 /// Judged with the default rules, as a server with the default configuration would.
-fn observe(tally: &Tally, message: &BusMessage) {
+fn count_with_default_rules(tally: &Tally, message: &BusMessage) {
     if let Some(channel) = Channel::from_name(&message.channel) {
         // The report needs only what the tally counted.
-        let _ = tally.observe(channel, &message.payload, Utc::now(), &Rules::default());
+        let _ = tally.decode_and_count(channel, &message.payload, Utc::now(), &Rules::default());
     }
 }
 

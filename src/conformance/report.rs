@@ -529,8 +529,8 @@ mod tests {
     use super::*;
     use crate::events::Rules;
 
-    fn observe(tally: &Tally, channel: Channel, message: &str, at: DateTime<Utc>) {
-        let _ = tally.observe(channel, message.as_bytes(), at, &Rules::ANY_TIME);
+    fn count_message(tally: &Tally, channel: Channel, message: &str, at: DateTime<Utc>) {
+        let _ = tally.decode_and_count(channel, message.as_bytes(), at, &Rules::ANY_TIME);
     }
 
     #[test]
@@ -585,7 +585,7 @@ mod tests {
     fn the_markdown_follows_the_seed_template() {
         let now = Utc::now();
         let tally = Tally::new(now - chrono::Duration::seconds(30));
-        observe(
+        count_message(
             &tally,
             Channel::SessionStarted,
             r#"{"session": {"session_id": "550e8400-e29b-41d4-a716-446655440000", "started_at": "2025-10-05T09:30:00Z", "symbol_count": 5, "status": "active"}}"#,

@@ -125,7 +125,7 @@ impl Tally {
     /// Decodes one message with `rules` and examines it in the same pass
     /// (`required::examine`), then counts it; returns both, for whoever
     /// else wants them.
-    pub fn observe(
+    pub fn decode_and_count(
         &self,
         channel: Channel,
         message: &[u8],
@@ -211,8 +211,8 @@ fn excerpt(message: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    fn observe(tally: &Tally, channel: Channel, message: &str, at: DateTime<Utc>) {
-        let _ = tally.observe(channel, message.as_bytes(), at, &Rules::ANY_TIME);
+    fn count_message(tally: &Tally, channel: Channel, message: &str, at: DateTime<Utc>) {
+        let _ = tally.decode_and_count(channel, message.as_bytes(), at, &Rules::ANY_TIME);
     }
 
     #[test]
@@ -221,7 +221,7 @@ mod tests {
         let tally = Tally::new(now);
         let health = |n: u32| format!(r#"{{"health": {{"active_symbols": {n}}}}}"#);
         for n in 0..3 {
-            observe(&tally, Channel::Health, &health(n), now);
+            count_message(&tally, Channel::Health, &health(n), now);
         }
         let summary = tally.summary(Channel::Health);
         assert_eq!(
@@ -242,13 +242,13 @@ mod tests {
             r#"{{"health": {{"status": "healthy", "timestamp": "{}"}}}}"#,
             sent.to_rfc3339()
         );
-        observe(
+        count_message(
             &tally,
             Channel::Health,
             &message,
             sent + chrono::Duration::milliseconds(40),
         );
-        observe(
+        count_message(
             &tally,
             Channel::Health,
             &message,
