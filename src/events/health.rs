@@ -3,7 +3,7 @@
 //! `data_flow` / `resource_usage` groups). The decoded value carries every
 //! metric in both places, so readers of either shape find it.
 //!
-//! [`FIELDS`] describes every field once: where it sits, how it is read and
+//! `FIELDS` describes every field once: where it sits, how it is read and
 //! checked, and what seed 004 requires of it. The typed decoder (for the
 //! canonical shapes), the tolerant one (for anything else), the checks both
 //! end in and seed 004's required fields ([`REQUIRED`]) all follow it, so a
@@ -87,9 +87,9 @@ enum Slot {
 
 /// One field of a health message.
 #[derive(Clone, Copy)]
-pub struct Field {
+struct Field {
     /// Its path in the payload: `status`, `data_flow.ticks_per_second`.
-    pub path: &'static str,
+    path: &'static str,
     /// The group of [`GROUPS`] it sits in, if any, and its name there.
     group: Option<usize>,
     name: &'static str,
@@ -97,7 +97,7 @@ pub struct Field {
     alias: Option<&'static str>,
     slot: Slot,
     /// Seed 004's kind for it, when seed 004 requires it.
-    pub required: Option<FieldKind>,
+    required: Option<FieldKind>,
 }
 
 /// A field at `path`, where `group.name` is `name` in a group of [`GROUPS`].
@@ -147,7 +147,7 @@ use Slot::{Amount, Count, List, Name, Time, Word};
 /// Every field of a health message: seed 004's (shape B) in its order, then
 /// shape A's. The decoders read them in this order and check them in this
 /// order, so the first field that fails is the one a refusal names.
-pub const FIELDS: [Field; 19] = [
+const FIELDS: &[Field] = &[
     field("status", Word(|h| &mut h.status)).required(Text),
     field("timestamp", Time).required(Timestamp),
     field("active_symbols", Count(|h| &mut h.active_symbols)).required(Integer),
@@ -214,7 +214,7 @@ type BothPlaces = fn(&mut Health) -> (&mut Option<f64>, &mut Option<f64>);
 
 /// The metrics both shapes carry: a decoded event has each in both places,
 /// shape A's value first.
-const IN_BOTH_SHAPES: [BothPlaces; 3] = [
+const IN_BOTH_SHAPES: &[BothPlaces] = &[
     |h| (&mut h.ticks_per_second, &mut h.data_flow.ticks_per_second),
     |h| (&mut h.cpu_percent, &mut h.resource_usage.cpu_percent),
     |h| (&mut h.memory_usage_mb, &mut h.resource_usage.memory_mb),
@@ -226,7 +226,7 @@ struct Group {
     extra: fn(&mut Health) -> &mut Object,
 }
 
-const GROUPS: [Group; 2] = [
+const GROUPS: &[Group] = &[
     Group {
         name: "data_flow",
         extra: |h| &mut h.data_flow.extra,
@@ -261,15 +261,20 @@ const fn group_of(name: &str) -> usize {
 /// Seed 004's required fields of a health message, from [`FIELDS`].
 pub const REQUIRED: [Required; required_count()] = required_fields();
 
-const fn required_count() -> usize {
-    let (mut count, mut at) = (0, 0);
+/// Bit `row`: seed 004 requires `FIELDS[row]`.
+const REQUIRED_ROWS: u32 = {
+    let (mut rows, mut at) = (0, 0);
     while at < FIELDS.len() {
         if FIELDS[at].required.is_some() {
-            count += 1;
+            rows |= 1 << at;
         }
         at += 1;
     }
-    count
+    rows
+};
+
+const fn required_count() -> usize {
+    REQUIRED_ROWS.count_ones() as usize
 }
 
 const fn required_fields() -> [Required; required_count()] {
@@ -304,7 +309,7 @@ impl Draft {
     /// here, so they refuse alike.
     fn assemble(&mut self, envelope: &Envelope) -> Result<(), DecodeError> {
         let health = &mut self.health;
-        for field in &FIELDS {
+        for field in FIELDS {
             field.check(health)?;
         }
         for both in IN_BOTH_SHAPES {
@@ -312,7 +317,7 @@ impl Draft {
             let value = shape_a.or(*shape_b);
             (*shape_a, *shape_b) = (value, value);
         }
-        for group in &GROUPS {
+        for group in GROUPS {
             let extra = (group.extra)(health);
             *extra = rules::passthrough(std::mem::take(extra));
         }
@@ -386,7 +391,7 @@ pub fn decode(obj: Object, envelope: &Envelope) -> Result<Health, DecodeError> {
     let mut p = payload(obj, "health");
     let mut groups: [Option<Object>; GROUPS.len()] = Default::default();
     let mut draft = Draft::default();
-    for field in &FIELDS {
+    for field in FIELDS {
         let source = match field.group {
             None => &mut p,
             Some(group) => {
@@ -445,11 +450,11 @@ pub(super) fn decode_canonical(
         window,
     };
     let own_time = time_of(read.own_time.as_deref())?;
-    let status_read = FIELDS
+    let words_read = FIELDS
         .iter()
         .enumerate()
         .all(|(row, field)| !matches!(field.slot, Word(_)) || read.was_read(row));
-    if !status_read {
+    if !words_read {
         return None;
     }
     let time_row = FIELDS.iter().position(|f| matches!(f.slot, Time))?;
@@ -521,7 +526,9 @@ impl Typed<'_> {
 
     /// Seed 004's findings, in [`REQUIRED`]'s order.
     fn findings(mut self, event_time: Option<DateTime<Utc>>) -> Findings {
-        let mut faults = Vec::new();
+        // One allocation, or none: shape A lacks seven of them every time.
+        let missing = (REQUIRED_ROWS & !self.read).count_ones() as usize;
+        let mut faults = Vec::with_capacity(missing + self.misfits.len());
         for (row, field) in FIELDS.iter().enumerate() {
             if field.required.is_none() {
                 continue;
