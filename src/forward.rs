@@ -69,7 +69,7 @@ pub async fn run(queue: Arc<TickQueue>, bus: Bus, shutdown: CancellationToken) {
                 let delay = backoff.next_delay();
                 warn!(
                     "MARKET-DATA-SERVICE: Failed to forward {sent} ticks ({error}); holding them ({} queued), retrying in {delay:?}",
-                    queue.len()
+                    queue.queued()
                 );
                 tokio::select! {
                     _ = shutdown.cancelled() => return,

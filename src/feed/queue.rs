@@ -41,12 +41,9 @@ impl TickQueue {
         &self.stats
     }
 
-    pub fn len(&self) -> usize {
+    /// Ticks waiting for the forwarder.
+    pub fn queued(&self) -> usize {
         self.ticks.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.ticks.is_empty()
     }
 
     /// Completes after the next push (or at once if one came since the last wait).
