@@ -334,7 +334,6 @@ impl LiveState {
             }
             Event::Health(health) => {
                 let recovered = recover_session(inner, &health, received_at);
-                let health = Arc::new(health);
                 inner.health = Some(Received {
                     value: health.clone(),
                     received_at,
@@ -393,7 +392,7 @@ impl LiveState {
     }
 
     /// Keeps `indicator` as its pair's latest; returns it, shared.
-    fn add_indicator(&self, inner: &mut Inner, indicator: Indicator) -> Arc<Indicator> {
+    fn add_indicator(&self, inner: &mut Inner, indicator: Arc<Indicator>) -> Arc<Indicator> {
         let key = (indicator.symbol.clone(), indicator.indicator.clone());
         if !inner.indicators.contains_key(&key) && inner.indicators.len() >= self.limits.indicators
         {
@@ -407,7 +406,6 @@ impl LiveState {
                 inner.indicators.remove(&stalest);
             }
         }
-        let indicator = Arc::new(indicator);
         inner.indicators.insert(key, indicator.clone());
         indicator
     }
@@ -569,9 +567,9 @@ mod tests {
             let state = live();
             let health = Health {
                 uptime_seconds: Some(uptime),
-                ..health.clone()
+                ..(*health).clone()
             };
-            assert!(state.apply(Event::Health(health.clone()), Utc::now()));
+            assert!(state.apply(Event::Health(health.clone().into()), Utc::now()));
             let session = state.session().expect("recovered from health");
             let expected = (uptime == 0.0).then_some(health.timestamp);
             assert_eq!(session.started_at, expected, "{uptime}");

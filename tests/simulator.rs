@@ -333,7 +333,7 @@ fn indicators(messages: &[Decoded]) -> Vec<events::Indicator> {
     on(messages, Channel::Indicators)
         .iter()
         .map(|m| match &m.event {
-            Event::Indicator(indicator) => indicator.clone(),
+            Event::Indicator(indicator) => (**indicator).clone(),
             other => panic!("{other:?}"),
         })
         .collect()

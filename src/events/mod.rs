@@ -17,6 +17,8 @@ pub mod rules;
 pub mod session;
 pub mod settings;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -82,9 +84,11 @@ impl DecodeError {
 pub enum Event {
     SessionStarted(SessionStarted),
     SessionStopped(SessionStopped),
-    Health(Health),
+    /// Shared: the live state and the recorder keep the same one.
+    Health(Arc<Health>),
     Patterns(PatternBatch),
-    Indicator(Indicator),
+    /// Shared, as health is.
+    Indicator(Arc<Indicator>),
     IndicatorAlert(IndicatorAlert),
     CriticalAlert(CriticalAlert),
 }
@@ -178,7 +182,7 @@ fn decode_noting(
         && let Some(health) =
             health::decode_canonical(payload, received_at, window, findings.as_deref_mut())
     {
-        return Ok(Event::Health(health));
+        return Ok(Event::Health(Arc::new(health)));
     }
     decode_tolerant(channel, payload, received_at, window, findings)
 }
@@ -213,10 +217,10 @@ fn decode_tolerant(
     Ok(match kind {
         Kind::SessionStarted => Event::SessionStarted(session::decode_started(obj, &envelope)?),
         Kind::SessionStopped => Event::SessionStopped(session::decode_stopped(obj, &envelope)?),
-        Kind::Health => Event::Health(health::decode(obj, &envelope)?),
+        Kind::Health => Event::Health(Arc::new(health::decode(obj, &envelope)?)),
         Kind::Pattern => Event::Patterns(pattern::decode_single(obj, &envelope)?),
         Kind::PatternsBatch => Event::Patterns(pattern::decode_batch(obj, &envelope)?),
-        Kind::Indicator => Event::Indicator(indicator::decode(obj, &envelope)?),
+        Kind::Indicator => Event::Indicator(Arc::new(indicator::decode(obj, &envelope)?)),
         Kind::IndicatorAlert => Event::IndicatorAlert(indicator_alert::decode(obj, &envelope)?),
         Kind::CriticalAlert => Event::CriticalAlert(critical_alert::decode(obj, &envelope)?),
     })

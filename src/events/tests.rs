@@ -416,7 +416,7 @@ proptest! {
         let flat = decode_json(Channel::Indicators, payload);
         prop_assert_eq!(&nested, &flat);
         let Ok(Event::Indicator(i)) = nested else { panic!("{nested:?}") };
-        prop_assert_eq!(i.symbol, symbol.to_ascii_uppercase());
+        prop_assert_eq!(&i.symbol, &symbol.to_ascii_uppercase());
         prop_assert!((i.value.unwrap_or(f64::NAN) - value).abs() <= value.abs() * 1e-12);
     }
 }
@@ -595,7 +595,7 @@ fn canonical_health_in_both_shapes_takes_the_typed_path() {
         r#"{"type":"streaming_health","health":{"status":"healthy","timestamp":"2025-10-05T10:15:00.000Z","active_symbols":485,"connection_status":"connected","data_flow":{"ticks_per_second":125.3,"bars_per_minute":480,"processing_lag_ms":45},"resource_usage":{"cpu_percent":35.2,"memory_mb":512,"threads_active":8},"issues":[]}}"#,
     ] {
         let typed = health::decode_canonical(message.as_bytes(), now(), any_time(), None)
-            .map(Event::Health);
+            .map(|health| Event::Health(health.into()));
         assert!(typed.is_some(), "{message}");
         assert_eq!(
             typed.ok_or(DecodeError::NotObject),

@@ -564,7 +564,7 @@ mod tests {
                 }
                 _ => assert!(decoded.values.is_none()),
             }
-            names.push(decoded.indicator);
+            names.push(decoded.indicator.clone());
         }
         assert_eq!(names, ["RSI", "SMA_20", "SMA_50", "SMA_200", "MACD", "BB"]);
     }

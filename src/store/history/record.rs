@@ -20,6 +20,7 @@
 //!   earliest (4713 BC) makes its row rejected.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::Value;
@@ -43,9 +44,9 @@ pub const SESSION_NAMESPACE: Uuid = Uuid::from_u128(0x1d6e25c0_5dfc_41f9_a1da_c2
 pub enum Record {
     SessionStarted(SessionStarted),
     SessionStopped(SessionStopped),
-    Health(Health),
+    Health(Arc<Health>),
     Pattern(Pattern),
-    Indicator(Indicator),
+    Indicator(Arc<Indicator>),
     IndicatorAlert(IndicatorAlert),
     CriticalAlert(CriticalAlert),
 }
@@ -538,6 +539,7 @@ mod tests {
         let Some(Record::Health(h)) = health.first_mut() else {
             panic!("a health record");
         };
+        let h = Arc::make_mut(h);
         h.active_symbols = Some(3_000_000_000);
         (h.ticks_per_second, h.data_flow.ticks_per_second) = (Some(1e8), Some(1e8));
         (h.cpu_percent, h.resource_usage.cpu_percent) = (Some(1000.0), Some(1000.0));
