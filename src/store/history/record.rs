@@ -1,8 +1,9 @@
 //! From decoded events to history rows.
 //!
-//! The live path hands over `Record`s (clones of what it received, one per
-//! row); the recorder turns a batch of them into a `Batch` of rows, which
-//! either store writes in the same order with the same rules.
+//! The live path hands over `Record`s (what it received, one per row:
+//! health and indicators shared with the live state, the rest cloned); the
+//! recorder turns a batch of them into a `Batch` of rows, which either store
+//! writes in the same order with the same rules.
 //!
 //! Rules, so that a row always fits its table and both stores agree:
 //! - Session ids that are UUIDs are kept; any other string maps to its UUID v5
