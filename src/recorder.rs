@@ -18,7 +18,6 @@ use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 use serde::Serialize;
 use tokio::sync::mpsc;
-use tokio::sync::mpsc::error::TryRecvError;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -39,8 +38,6 @@ pub const FLUSH_INTERVAL: Duration = Duration::from_millis(250);
 /// Records held while the database is away (about ten minutes of seed 004's
 /// normal load); beyond it new records are dropped and counted.
 pub const MAX_HELD_ROWS: usize = 20_000;
-/// While a batch fills, the writer looks for more records this often.
-const GATHER_PAUSE: Duration = Duration::from_millis(2);
 /// A write that takes longer has failed (e.g. a connection that went silent).
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Retries of a failed batch wait up to this long, with jitter.
@@ -213,27 +210,20 @@ impl Writer {
         // Idle until now: a stall is counted from here.
         self.stats.progressed();
         let deadline = Instant::now() + FLUSH_INTERVAL;
-        loop {
-            while records.len() < BATCH_ROWS {
-                match self.records.try_recv() {
-                    Ok(record) => records.push(record),
-                    Err(TryRecvError::Empty) => break,
-                    // The live path is gone: write what is held.
-                    Err(TryRecvError::Disconnected) => return true,
-                }
-            }
-            let now = Instant::now();
-            if records.len() >= BATCH_ROWS || now >= deadline {
-                return true;
-            }
-            // A pause, not a wait on the queue: a waiting writer would be
-            // woken by every hand-over, at a cost to the live path each time.
+        while records.len() < BATCH_ROWS {
+            let room = BATCH_ROWS - records.len();
             tokio::select! {
                 biased;
                 () = self.shutdown.cancelled() => return false,
-                () = tokio::time::sleep_until(deadline.min(now + GATHER_PAUSE)) => {}
+                () = tokio::time::sleep_until(deadline) => break,
+                received = self.records.recv_many(records, room) => {
+                    if received == 0 {
+                        break;
+                    }
+                }
             }
         }
+        true
     }
 
     /// Writes `records` and returns how many were rejected, or None when it
