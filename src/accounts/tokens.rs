@@ -48,6 +48,12 @@ impl Accounts {
             .find_by_login(username)
             .await?
             .ok_or_else(|| AccountError::Invalid(format!("no user {username:?}")))?;
+        if user.is_disabled() {
+            return Err(AccountError::Invalid(format!(
+                "{} is disabled: enable the user first",
+                user.username
+            )));
+        }
         let token = generate();
         let token_hash = digest(&token);
         let label = if label.trim().is_empty() {
