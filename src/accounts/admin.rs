@@ -282,6 +282,7 @@ impl Admin<'_> {
             target,
             detail,
         };
+        tracing::info!("AUDIT: {} {action} {target} {detail}", self.actor.name());
         if let Err(error) = self.accounts.store.audit().record(entry).await {
             tracing::error!(
                 "AUDIT: cannot record {action} of {target} by {} ({detail}): {error}",

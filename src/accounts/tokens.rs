@@ -18,6 +18,7 @@ const PREFIX: &str = "tst_";
 /// Lookups are kept this long for a database outage (a login session's idle expiry).
 const CACHE_KEEP: Duration = Duration::from_secs(12 * 3600);
 const CACHE_MAX: usize = 10_000;
+const MAX_LABEL_CHARS: usize = 64;
 
 /// Token digest to the user id it stands for (`None`: unknown or revoked).
 pub type TokenCache = LookupCache<String, Option<i64>>;
@@ -54,13 +55,18 @@ impl Accounts {
                 user.username
             )));
         }
-        let token = generate();
-        let token_hash = digest(&token);
         let label = if label.trim().is_empty() {
             "api"
         } else {
             label.trim()
         };
+        if label.chars().count() > MAX_LABEL_CHARS {
+            return Err(AccountError::Invalid(format!(
+                "a token label has at most {MAX_LABEL_CHARS} characters"
+            )));
+        }
+        let token = generate();
+        let token_hash = digest(&token);
         let (id, created_at) = self
             .store
             .tokens()
