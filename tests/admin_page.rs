@@ -491,11 +491,39 @@ async fn forms_without_their_csrf_token_bad_input_and_the_guards_are_refused_on_
         2,
         "refusals are not recorded"
     );
+
+    // An admin's own new password: the other logins end, this one stays.
+    let elsewhere = Browser::new(&app.base_url);
+    elsewhere.sign_in("admin", TEST_ADMIN_PASSWORD).await;
+    let (status, _) = post(
+        format!("/admin/users/{}/password", admin.id),
+        with_csrf(vec![("password", "a-new-admin-password".into())]),
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert_eq!(page.get("/admin/users").await.status(), 200, "still signed in");
+    assert_eq!(elsewhere.get("/admin/users").await.status(), 303, "signed out");
+    assert_eq!(
+        Browser::new(&app.base_url)
+            .try_sign_in("admin", TEST_ADMIN_PASSWORD)
+            .await,
+        401
+    );
 }
 
 #[tokio::test]
-async fn the_audit_page_is_newest_first_and_pages_past_its_bound() {
-    let app = TestApp::spawn(Config::for_tests()).await;
+async fn the_audit_page_is_newest_first_and_pages_past_its_bound_in_memory() {
+    the_audit_page_is_newest_first_and_pages_past_its_bound(Config::for_tests()).await;
+}
+
+#[tokio::test]
+async fn the_audit_page_is_newest_first_and_pages_past_its_bound_in_postgres() {
+    let db = TestDatabase::create().await;
+    the_audit_page_is_newest_first_and_pages_past_its_bound(postgres_config(&db)).await;
+}
+
+async fn the_audit_page_is_newest_first_and_pages_past_its_bound(config: Config) {
+    let app = TestApp::spawn(config).await;
     let cli = app.state.accounts.admin(Actor::cli());
     for n in 0..120 {
         cli.create_token("admin", &format!("t{n}")).await.unwrap();
