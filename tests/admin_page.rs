@@ -501,8 +501,16 @@ async fn forms_without_their_csrf_token_bad_input_and_the_guards_are_refused_on_
     )
     .await;
     assert_eq!(status, 303);
-    assert_eq!(page.get("/admin/users").await.status(), 200, "still signed in");
-    assert_eq!(elsewhere.get("/admin/users").await.status(), 303, "signed out");
+    assert_eq!(
+        page.get("/admin/users").await.status(),
+        200,
+        "still signed in"
+    );
+    assert_eq!(
+        elsewhere.get("/admin/users").await.status(),
+        303,
+        "signed out"
+    );
     assert_eq!(
         Browser::new(&app.base_url)
             .try_sign_in("admin", TEST_ADMIN_PASSWORD)

@@ -40,7 +40,7 @@ pub enum AccountError {
     Invalid(String),
     #[error("{0}")]
     NotFound(String),
-    /// Refused by a guard (see [`admin`]): allowed for nobody as things stand.
+    /// Refused by a guard of the admin actions (see [`admin`]).
     #[error("{0}")]
     Refused(String),
     #[error("password hashing failed: {0}")]
