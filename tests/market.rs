@@ -15,9 +15,9 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tickstock::config::Config;
 use tickstock::events::MARKET_TICKS;
+use tickstock::feed::FeedStats;
 use tickstock::feed::queue::TickQueue;
 use tickstock::feed::tick::{DataSource, Tick};
-use tickstock::feed::FeedStats;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_util::sync::CancellationToken;
@@ -309,7 +309,9 @@ async fn hostile_ticks_are_counted_and_never_shown() {
         json!(null),
     ];
     let mut payloads: Vec<Bytes> = hostile.iter().map(|v| v.to_string().into()).collect();
-    payloads.push(Bytes::from_static(br#"{"symbol":"ZINF","price":1e999,"timestamp":1}"#));
+    payloads.push(Bytes::from_static(
+        br#"{"symbol":"ZINF","price":1e999,"timestamp":1}"#,
+    ));
     payloads.push(Bytes::from_static(b"\xff\xfe not even text"));
     payloads.push(Bytes::from_static(b"{\"symbol\":"));
     let count = payloads.len() as u64;
@@ -366,7 +368,10 @@ async fn candles_of_an_unknown_or_invalid_symbol_are_refused_as_json() {
 
 async fn market_at(app: &TestApp, at: &str) -> Value {
     let (code, body) = app
-        .get(&format!("/streaming/api/market?at={}", at.replace('+', "%2B")))
+        .get(&format!(
+            "/streaming/api/market?at={}",
+            at.replace('+', "%2B")
+        ))
         .await;
     assert_eq!(code, 200, "{at}: {body}");
     body
@@ -422,10 +427,18 @@ async fn the_market_route_knows_holidays_early_closes_weekends_and_dst() {
 #[tokio::test]
 async fn a_malformed_at_is_a_json_400() {
     let app = TestApp::spawn(Config::for_tests()).await;
-    for bad in ["tomorrow", "2026-13-01T00:00:00Z", "2026-12-25T15:00:00", "%3Cb%3E"] {
+    for bad in [
+        "tomorrow",
+        "2026-13-01T00:00:00Z",
+        "2026-12-25T15:00:00",
+        "%3Cb%3E",
+    ] {
         let (code, body) = app.get(&format!("/streaming/api/market?at={bad}")).await;
         assert_eq!(code, 400, "{bad}: {body}");
-        assert!(body["error"].as_str().unwrap().contains("ISO 8601"), "{body}");
+        assert!(
+            body["error"].as_str().unwrap().contains("ISO 8601"),
+            "{body}"
+        );
     }
     let (code, _) = app.get_anonymous("/streaming/api/market").await;
     assert_eq!(code, 401);
@@ -457,4 +470,30 @@ async fn a_new_session_starts_an_empty_book() {
     publish(&app, &[tick("ZNEWSESSION", 6.0, 1, Utc::now())]).await;
     let candles = candles(&app, "ZNEWSESSION", 1).await;
     assert_eq!(candles["session_id"], "market-s-2");
+}
+
+/// The embedded default: the synthetic feed's ticks on the in-process bus
+/// fill the book, whatever session the simulator plays.
+#[tokio::test]
+async fn the_embedded_default_fills_the_book_from_the_synthetic_feed() {
+    let app = TestApp::spawn({
+        let mut config = Config::for_tests();
+        config.feed.data_source = None;
+        config.feed.symbols = "aapl,msft".parse().unwrap();
+        config.feed.synthetic_ticks_per_second = 200.0;
+        config
+    })
+    .await;
+    let symbols = wait_for("both symbols priced", WAIT, || async {
+        let (_, body) = app.get("/streaming/api/market/symbols").await;
+        let symbols = body.as_array()?.clone();
+        (symbols.len() == 2 && symbols.iter().all(|s| s["price"].as_f64() > Some(0.0)))
+            .then_some(symbols)
+    })
+    .await;
+    assert_eq!(symbols[0]["symbol"], "AAPL");
+    assert_eq!(symbols[1]["symbol"], "MSFT");
+    let (code, candles) = app.get("/streaming/api/market/candles/AAPL").await;
+    assert_eq!(code, 200, "{candles}");
+    assert!(!candles["candles"].as_array().unwrap().is_empty());
 }

@@ -10,8 +10,8 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, OnceLock};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
@@ -441,11 +441,6 @@ impl MarketBook {
         self.stats.applied.fetch_add(applied, Ordering::Relaxed);
     }
 
-    /// Follows `session_id` without a tick: see `apply`.
-    pub fn follow_session(&self, session_id: Option<&str>) {
-        self.apply(std::iter::empty(), Utc::now(), session_id);
-    }
-
     /// The symbols changed since the last call (no sparkline), or `None`.
     pub fn take_changes(&self, now: DateTime<Utc>) -> Option<MarketView> {
         let second = now.timestamp();
@@ -533,8 +528,14 @@ mod tests {
         let candles = book.candles("AAPL").expect("AAPL has candles");
         assert_eq!(candles.candles.len(), 2);
         let first = candles.candles[0];
-        assert_eq!((first.o, first.h, first.l, first.c, first.v), (10.0, 12.5, 9.0, 11.0, 165));
-        assert_eq!(first.t, "2026-03-10T14:00:00Z".parse::<DateTime<Utc>>().unwrap());
+        assert_eq!(
+            (first.o, first.h, first.l, first.c, first.v),
+            (10.0, 12.5, 9.0, 11.0, 165)
+        );
+        assert_eq!(
+            first.t,
+            "2026-03-10T14:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
         let second = candles.candles[1];
         assert_eq!((second.o, second.c, second.v), (11.5, 11.5, 7));
         let view = &book.symbols(now()).symbols[0];
@@ -542,7 +543,10 @@ mod tests {
         assert_eq!(view.ticks_per_min, 5);
         assert!((view.change - 1.5).abs() < 1e-9);
         assert!((view.change_pct - 15.0).abs() < 1e-9);
-        assert_eq!(view.spark.as_deref(), Some(&[10.0, 12.5, 9.0, 11.0, 11.5][..]));
+        assert_eq!(
+            view.spark.as_deref(),
+            Some(&[10.0, 12.5, 9.0, 11.0, 11.5][..])
+        );
     }
 
     #[test]
@@ -558,7 +562,11 @@ mod tests {
         );
         let candles = book.candles("MSFT").unwrap().candles;
         assert_eq!((candles[0].h, candles[0].c, candles[0].v), (20.0, 10.0, 4));
-        assert_eq!(book.symbols(now()).symbols[0].price, 20.0, "the last arrived");
+        assert_eq!(
+            book.symbols(now()).symbols[0].price,
+            20.0,
+            "the last arrived"
+        );
     }
 
     #[test]
@@ -568,11 +576,15 @@ mod tests {
         let changes = book.take_changes(now()).expect("AAPL changed");
         assert_eq!(changes.symbols.len(), 1);
         assert!(book.take_changes(now()).is_none(), "nothing new");
-        book.follow_session(Some("s-2"));
+        book.apply(std::iter::empty(), now(), Some("s-2"));
         assert!(book.candles("AAPL").is_none());
         assert_eq!(book.symbols(now()).session_id.as_deref(), Some("s-2"));
-        book.follow_session(None);
-        assert_eq!(book.symbols(now()).session_id.as_deref(), Some("s-2"), "kept after its stop");
+        book.apply(std::iter::empty(), now(), None);
+        assert_eq!(
+            book.symbols(now()).session_id.as_deref(),
+            Some("s-2"),
+            "kept after its stop"
+        );
     }
 
     #[test]
@@ -587,7 +599,11 @@ mod tests {
         rate.count(1_000);
         assert_eq!(rate.per_minute(1_000), 1, "old seconds were cleared");
         rate.count(990);
-        assert_eq!(rate.per_minute(1_000), 2, "a late arrival inside the window");
+        assert_eq!(
+            rate.per_minute(1_000),
+            2,
+            "a late arrival inside the window"
+        );
     }
 
     #[test]
@@ -614,8 +630,11 @@ mod tests {
             br#"{"symbol":"AAPL","price":1e400,"timestamp":1}"#.to_vec(),
             b"not json".to_vec(),
             vec![0xff, 0xfe],
-            format!(r#"{{"symbol":"AAPL","price":1,"timestamp":{at},"pad":"{}"}}"#, "x".repeat(5000))
-                .into_bytes(),
+            format!(
+                r#"{{"symbol":"AAPL","price":1,"timestamp":{at},"pad":"{}"}}"#,
+                "x".repeat(5000)
+            )
+            .into_bytes(),
         ])
         .collect();
         apply(&book, &hostile);
@@ -657,7 +676,10 @@ mod tests {
     #[test]
     fn a_symbol_serialises_with_iso_times_and_integer_volume() {
         let book = MarketBook::new();
-        apply(&book, &[tick("AAPL", 227.41, 300, "2026-03-10T14:00:05.123Z")]);
+        apply(
+            &book,
+            &[tick("AAPL", 227.41, 300, "2026-03-10T14:00:05.123Z")],
+        );
         let changes = serde_json::to_string(&book.take_changes(now()).unwrap()).unwrap();
         assert_eq!(
             changes,

@@ -68,7 +68,12 @@ const DAYS: &[(i32, u32, u32, DayKind)] = {
     use DayKind::{EarlyClose as E, Holiday as H};
     &[
         (2025, 1, 1, H("New Year's Day")),
-        (2025, 1, 9, H("National Day of Mourning for President Carter")),
+        (
+            2025,
+            1,
+            9,
+            H("National Day of Mourning for President Carter"),
+        ),
         (2025, 1, 20, H("Martin Luther King, Jr. Day")),
         (2025, 2, 17, H("Washington's Birthday")),
         (2025, 4, 18, H("Good Friday")),
@@ -98,7 +103,12 @@ const DAYS: &[(i32, u32, u32, DayKind)] = {
         (2027, 2, 15, H("Washington's Birthday")),
         (2027, 3, 26, H("Good Friday")),
         (2027, 5, 31, H("Memorial Day")),
-        (2027, 6, 18, H("Juneteenth National Independence Day (observed)")),
+        (
+            2027,
+            6,
+            18,
+            H("Juneteenth National Independence Day (observed)"),
+        ),
         (2027, 7, 5, H("Independence Day (observed)")),
         (2027, 9, 6, H("Labor Day")),
         (2027, 11, 25, H("Thanksgiving Day")),

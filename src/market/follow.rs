@@ -1,22 +1,21 @@
 //! The task that feeds the market book: it reads `tickstock:market:ticks`
 //! on a subscription of its own, in batches of what is waiting, and follows
-//! the streaming session so that a new session starts a new book.
+//! the streaming session from the live state's announcements (never
+//! polling its lock), so that a new session starts a new book.
 
 use std::sync::Arc;
-use std::time::Duration;
 
+use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
 use super::MarketBook;
 use crate::bus::{Bus, BusMessage};
 use crate::events::MARKET_TICKS;
-use crate::state::LiveState;
+use crate::state::{Change, LiveState};
 use crate::supervise::{Restart, Supervisor};
 
 /// Ticks applied under one lock of the book.
 const BATCH: usize = 1_024;
-/// A session that started while no tick came is noticed this soon.
-const SESSION_CHECK: Duration = Duration::from_secs(1);
 
 /// Feeds `book` from the bus until `shutdown`, supervised.
 pub fn start(
@@ -31,33 +30,53 @@ pub fn start(
     // Kept across restarts: the ticks queued meanwhile are not lost.
     let messages = Arc::new(tokio::sync::Mutex::new(subscription.messages));
     let stop = shutdown.clone();
-    tasks.spawn("market_book", Restart::Always, shutdown.clone(), move || {
-        let (book, live, messages, stop) =
-            (book.clone(), live.clone(), messages.clone(), stop.clone());
-        async move {
-            let mut messages = messages.lock().await;
-            let mut batch: Vec<BusMessage> = Vec::with_capacity(BATCH);
-            let mut session_check = tokio::time::interval(SESSION_CHECK);
-            session_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    received = messages.recv_many(&mut batch, BATCH) => {
-                        if received == 0 {
-                            return;
+    tasks.spawn(
+        "market_book",
+        Restart::Always,
+        shutdown.clone(),
+        move || {
+            let (book, live, messages, stop) =
+                (book.clone(), live.clone(), messages.clone(), stop.clone());
+            async move {
+                let mut messages = messages.lock().await;
+                let mut changes = live.subscribe();
+                // A session restored at start-up was not announced.
+                let mut session = session_id(&live);
+                let mut batch: Vec<BusMessage> = Vec::with_capacity(BATCH);
+                loop {
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        received = messages.recv_many(&mut batch, BATCH) => {
+                            if received == 0 {
+                                return;
+                            }
                         }
+                        change = changes.recv() => match change {
+                            Ok(Change::SessionStarted(started)) => {
+                                session = Some(started.session_id.clone());
+                            }
+                            Ok(Change::Health { revealed_session: Some(revealed), .. }) => {
+                                session = Some(revealed.session_id.clone());
+                            }
+                            Ok(_) => continue,
+                            Err(RecvError::Lagged(_)) => session = session_id(&live),
+                            Err(RecvError::Closed) => return,
+                        },
                     }
-                    _ = session_check.tick() => {}
+                    book.apply(
+                        batch.iter().map(|message| message.payload.as_ref()),
+                        chrono::Utc::now(),
+                        session.as_deref(),
+                    );
+                    batch.clear();
                 }
-                let now = chrono::Utc::now();
-                let session = live.status_view(now).session;
-                book.apply(
-                    batch.iter().map(|message| message.payload.as_ref()),
-                    now,
-                    session.as_ref().map(|s| s.session_id.as_str()),
-                );
-                batch.clear();
             }
-        }
-    });
+        },
+    );
+}
+
+fn session_id(live: &LiveState) -> Option<String> {
+    live.status_view(chrono::Utc::now())
+        .session
+        .map(|session| session.session_id.clone())
 }

@@ -9,9 +9,7 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::{MethodRouter, get, post};
 
 use super::access::{Access, Surface};
-use super::{
-    AppState, admin, api, auth, history, inspector, limits, market, pages, probes, ws,
-};
+use super::{AppState, admin, api, auth, history, inspector, limits, market, pages, probes, ws};
 
 pub struct Route {
     pub method: Method,
