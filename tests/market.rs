@@ -432,6 +432,9 @@ async fn a_malformed_at_is_a_json_400() {
         "2026-13-01T00:00:00Z",
         "2026-12-25T15:00:00",
         "%3Cb%3E",
+        "%2B262142-12-31T23:59:59Z",
+        "-0001-01-01T00:00:00Z",
+        "1e400",
     ] {
         let (code, body) = app.get(&format!("/streaming/api/market?at={bad}")).await;
         assert_eq!(code, 400, "{bad}: {body}");

@@ -10,7 +10,7 @@
 //! No crate was taken: the one that covers NYSE (exchange-hours) was young
 //! and changing fast (yanked releases, 69 venues) for a table of 3 years.
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Offset, TimeZone, Utc, Weekday};
 use chrono_tz::America::New_York;
 use serde::Serialize;
 
@@ -172,9 +172,25 @@ fn session(date: NaiveDate, kind: DayKind) -> Option<Session> {
     })
 }
 
+/// The date in New York at `at`; `None` only at the ends of chrono's range.
+fn new_york_date(at: DateTime<Utc>) -> Option<NaiveDate> {
+    let offset = New_York.offset_from_utc_datetime(&at.naive_utc()).fix();
+    Some(at.naive_utc().checked_add_offset(offset)?.date())
+}
+
 /// The market at `at`.
 pub fn market_at(at: DateTime<Utc>) -> MarketTime {
-    let today = at.with_timezone(&New_York).date_naive();
+    let Some(today) = new_york_date(at) else {
+        return MarketTime {
+            phase: Phase::Closed,
+            holiday: None,
+            early_close: false,
+            next_open: at,
+            next_close: at,
+            at,
+            calendar_known: false,
+        };
+    };
     let (kind, mut known) = day_kind(today);
     let phase = match session(today, kind) {
         Some(s) if at >= s.pre_market && at < s.open => Phase::PreMarket,
@@ -301,6 +317,13 @@ mod tests {
         assert_eq!(saturday.phase, Phase::Closed);
         assert_eq!(saturday.holiday, None);
         assert_eq!(iso(saturday.next_open), "2026-12-07T14:30:00.000Z");
+    }
+
+    #[test]
+    fn the_ends_of_time_do_not_panic() {
+        for at in [DateTime::<Utc>::MAX_UTC, DateTime::<Utc>::MIN_UTC] {
+            assert!(!market_at(at).calendar_known);
+        }
     }
 
     #[test]

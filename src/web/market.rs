@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, Query, State};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde::Deserialize;
 
 use crate::dashboard::Hub;
@@ -15,6 +15,8 @@ use crate::web::ApiError;
 
 /// Longest `at` echoed in an error.
 const SHOWN_CHARS: usize = 40;
+/// The years `at` may name.
+const YEARS: std::ops::RangeInclusive<i32> = 1900..=9999;
 
 /// `?at=`, extracted through `Query`, a malformed query answered as a JSON 400.
 #[derive(Debug, Deserialize, FromRequestParts)]
@@ -34,12 +36,19 @@ pub struct SymbolPath {
 pub async fn calendar(AtParams { at }: AtParams) -> Result<Json<MarketTime>, ApiError> {
     let at = match at.as_deref().map(str::trim) {
         None | Some("") => Utc::now(),
-        Some(text) => text.parse::<DateTime<Utc>>().map_err(|_| {
-            let shown: String = text.chars().take(SHOWN_CHARS).collect();
-            ApiError::BadRequest(format!(
-                "at must be an ISO 8601 time with its zone (e.g. 2026-12-24T15:00:00Z), got {shown:?}"
-            ))
-        })?,
+        Some(text) => text
+            .parse::<DateTime<Utc>>()
+            .ok()
+            // Far from chrono's limits, where local time would not exist.
+            .filter(|at| YEARS.contains(&at.year()))
+            .ok_or_else(|| {
+                let shown: String = text.chars().take(SHOWN_CHARS).collect();
+                ApiError::BadRequest(format!(
+                    "at must be an ISO 8601 time with its zone, in the years {}-{} (e.g. 2026-12-24T15:00:00Z), got {shown:?}",
+                    YEARS.start(),
+                    YEARS.end()
+                ))
+            })?,
     };
     Ok(Json(market_at(at)))
 }
