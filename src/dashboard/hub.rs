@@ -309,6 +309,28 @@ mod tests {
     }
 
     #[test]
+    fn a_market_message_carries_the_symbols_changed_since_the_last() {
+        let hub = hub();
+        let at = chrono::Utc::now();
+        let tick = format!(
+            r#"{{"type":"market_tick","symbol":"AAPL","price":227.41,"volume":300,"timestamp":{},"source":"synthetic"}}"#,
+            at.timestamp()
+        );
+        hub.market().apply([tick.as_bytes()], at, None);
+        let changes = hub.market().take_changes(at).expect("AAPL changed");
+        hub.publish(&[messages::market(&changes)]);
+        let frames = hub.since(0).unwrap();
+        let message: serde_json::Value = serde_json::from_str(frames[0].text.as_str()).unwrap();
+        assert_eq!(message["event"], "market");
+        assert_eq!(message["data"]["symbols"][0]["price"], 227.41);
+        assert!(hub.market().take_changes(at).is_none(), "taken once");
+        let (_, snapshot) = hub.snapshot();
+        let snapshot: serde_json::Value = serde_json::from_str(snapshot.as_str()).unwrap();
+        let symbols = &snapshot["data"]["market"]["symbols"];
+        assert_eq!(symbols[0]["spark"], serde_json::json!([227.41]));
+    }
+
+    #[test]
     fn resuming_needs_the_history_to_hold_everything_missed() {
         let hub = hub();
         for n in 0..(HISTORY_FRAMES as u64 + 10) {
