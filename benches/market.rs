@@ -61,7 +61,8 @@ fn market(c: &mut Criterion) {
                 let changes = book.take_changes(Utc::now());
                 serde_json::to_string(&changes).map(|text| text.len())
             },
-            BatchSize::SmallInput,
+            // Each message takes what its own setup changed.
+            BatchSize::PerIteration,
         )
     });
 
