@@ -500,3 +500,13 @@ async fn the_embedded_default_fills_the_book_from_the_synthetic_feed() {
     assert_eq!(code, 200, "{candles}");
     assert!(!candles["candles"].as_array().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn the_market_book_runs_supervised_and_shows_in_readiness() {
+    let app = TestApp::spawn(Config::for_tests()).await;
+    wait_market_connected(&app).await;
+    let (code, ready) = app.get("/readyz").await;
+    assert_eq!(code, 200, "{ready}");
+    assert_eq!(ready["tasks"]["market_book"]["state"], "running", "{ready}");
+    assert_eq!(ready["tasks"]["market_book"]["restarts"], 0, "{ready}");
+}
