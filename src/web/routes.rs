@@ -9,7 +9,7 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::{MethodRouter, get, post};
 
 use super::access::{Access, Surface};
-use super::{AppState, admin, api, auth, history, inspector, limits, pages, probes, ws};
+use super::{AppState, admin, api, auth, history, inspector, limits, market, pages, probes, ws};
 
 pub struct Route {
     pub method: Method,
@@ -192,6 +192,27 @@ pub fn table() -> Vec<Route> {
             User,
             Api,
             get(api::status),
+        ),
+        route(
+            Method::GET,
+            "/streaming/api/market",
+            User,
+            Api,
+            get(market::calendar),
+        ),
+        route(
+            Method::GET,
+            "/streaming/api/market/symbols",
+            User,
+            Api,
+            get(market::symbols),
+        ),
+        route(
+            Method::GET,
+            "/streaming/api/market/candles/{symbol}",
+            User,
+            Api,
+            get(market::candles),
         ),
     ]
 }
