@@ -14,6 +14,7 @@ use tracing::{debug, info, warn};
 use crate::bus::BusMessage;
 use crate::conformance::Conformance;
 use crate::events::{self, Channel, DecodeError, Event, Rules};
+use crate::metrics::PublishLatency;
 use crate::recorder::Recorder;
 use crate::state::LiveState;
 
@@ -29,6 +30,8 @@ pub struct Subscriber {
     recorder: Option<Recorder>,
     /// Measures every message against seed 004 (report, inspector).
     conformance: Option<Arc<Conformance>>,
+    /// Measures each event from its own timestamp to its change of the state.
+    latency: Option<PublishLatency>,
     warnings: [WarnWindow; 8],
 }
 
@@ -45,6 +48,7 @@ impl Subscriber {
             rules: Rules::default(),
             recorder: None,
             conformance: None,
+            latency: None,
             warnings: [WarnWindow::default(); 8],
         }
     }
@@ -64,6 +68,12 @@ impl Subscriber {
     /// Shows every message, decoded or not, to the conformance watch as well.
     pub fn with_conformance(mut self, conformance: Arc<Conformance>) -> Self {
         self.conformance = Some(conformance);
+        self
+    }
+
+    /// Observes every applied event's publish-to-state latency as well.
+    pub fn with_latency(mut self, latency: PublishLatency) -> Self {
+        self.latency = Some(latency);
         self
     }
 
@@ -97,6 +107,9 @@ impl Subscriber {
                 log_event(&event);
                 if let Some(recorder) = &self.recorder {
                     recorder.record(&event);
+                }
+                if let Some(latency) = &self.latency {
+                    latency.observe(channel, &event, now);
                 }
                 self.state.apply(event, now);
             }
