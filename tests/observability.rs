@@ -149,18 +149,24 @@ async fn in_json_mode_every_line_of_a_real_run_is_a_json_object() {
         .publish(SESSION_STARTED, started.to_string())
         .await;
     publisher.publish(HEALTH, health(&now())).await;
-    lines
+    let session = lines
         .until("of the session started", |line| {
             message(line)
                 == "REDIS-SUBSCRIBER: Streaming session started - ID: obs-1, Universe: market_leaders:top_500"
         })
         .await;
-    lines
+    // And their values as fields.
+    assert_eq!(session["session_id"], "obs-1", "{session}");
+    assert_eq!(session["universe"], "market_leaders:top_500", "{session}");
+    let health = lines
         .until("of the health update", |line| {
             message(line)
                 == "REDIS-SUBSCRIBER: Streaming health update received - Status: healthy, Active Symbols: 60, TPS: 18.2"
         })
         .await;
+    assert_eq!(health["status"], "healthy", "{health}");
+    assert_eq!(health["active_symbols"], 60, "{health}");
+    assert_eq!(health["ticks_per_second"], 18.2, "{health}");
 
     // A signed-in request with an id of the client's own.
     let browser = Browser::new(&base_url);
