@@ -25,7 +25,7 @@ use crate::state::{LiveState, StreamStatus};
 use crate::supervise::{Supervisor, TaskState};
 
 /// The git revision the binary was built from (`unknown` without git).
-pub const GIT_REVISION: &str = env!("TICKSTOCK_GIT_REV");
+const GIT_REVISION: &str = env!("TICKSTOCK_GIT_REV");
 
 /// What `/metrics` reads from.
 pub struct Sources {
@@ -320,9 +320,7 @@ impl TickStockCollector {
             i64::from(recorder.stalled_for().is_some()),
         )
     }
-}
 
-impl TickStockCollector {
     fn encode_push(&self, encoder: &mut DescriptorEncoder) -> std::fmt::Result {
         let stats = &self.sources.hub.stats;
         let read = |value: &std::sync::atomic::AtomicU64| value.load(Ordering::Relaxed);
