@@ -220,12 +220,13 @@ async fn in_json_mode_every_line_of_a_real_run_is_a_json_object() {
         );
     }
 
-    // A clean stop, so that the last lines are written too.
-    let pid = child.id().expect("running").to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
+    // A clean stop (SIGTERM, with the shell's own kill), so that the last
+    // lines are written too.
+    let pid = child.id().expect("running");
+    let killed = std::process::Command::new("sh")
+        .args(["-c", &format!("kill -TERM {pid}")])
         .status()
-        .expect("kill");
+        .expect("sh");
     assert!(killed.success());
     let stopped = tokio::time::timeout(WAIT, child.wait())
         .await
