@@ -149,10 +149,12 @@ impl Application {
         let rules = config.events.rules();
         let conformance = Arc::new(Conformance::new(live.clone(), chrono::Utc::now(), rules));
         conformance.start(&supervisor, &shutdown);
+        let publish_latency = crate::metrics::PublishLatency::default();
         let subscriber = Subscriber::new(live.clone())
             .with_rules(rules)
             .with_recorder(recorder.clone())
-            .with_conformance(conformance.clone());
+            .with_conformance(conformance.clone())
+            .with_latency(publish_latency.clone());
         // Kept across restarts: the messages queued meanwhile are not lost.
         let subscriber = Arc::new(tokio::sync::Mutex::new((subscriber, subscription.messages)));
         supervisor.spawn("subscriber", Restart::Always, shutdown.clone(), move || {
@@ -198,10 +200,14 @@ impl Application {
             listener,
             state: AppState {
                 metrics: Arc::new(crate::metrics::registry(
-                    live.clone(),
-                    feed.clone(),
-                    recorder.stats(),
-                    supervisor.clone(),
+                    crate::metrics::Sources {
+                        live: live.clone(),
+                        feed: feed.clone(),
+                        recorder: recorder.stats(),
+                        supervisor: supervisor.clone(),
+                        hub: hub.clone(),
+                    },
+                    &publish_latency,
                 )),
                 live,
                 feed,

@@ -250,8 +250,9 @@ pub fn build(state: &AppState) -> Router<AppState> {
         .merge(protect(admin_page, state, auth::require::<true, true>))
 }
 
-/// Puts `guard` in front of every route of `routes` (axum refuses a layer
-/// over no routes, so an empty group stays as it is).
+/// Puts `guard` in front of every route of `routes`, and the request log's
+/// naming of the user it lets in behind it (axum refuses a layer over no
+/// routes, so an empty group stays as it is).
 pub fn protect<F, Fut>(routes: Router<AppState>, state: &AppState, guard: F) -> Router<AppState>
 where
     F: Fn(
@@ -267,7 +268,9 @@ where
     Fut: std::future::Future<Output = axum::response::Response> + Send + 'static,
 {
     if routes.has_routes() {
-        routes.route_layer(from_fn_with_state(state.clone(), guard))
+        routes
+            .route_layer(axum::middleware::from_fn(super::request_log::name_user))
+            .route_layer(from_fn_with_state(state.clone(), guard))
     } else {
         routes
     }
