@@ -292,6 +292,7 @@ pub fn registry(
     supervisor: Arc<Supervisor>,
 ) -> Registry {
     let mut registry = Registry::default();
+    crate::store::history::retention::register(&mut registry, recorder.retention());
     registry.register_collector(Box::new(TickStockCollector {
         live,
         feed,

@@ -64,6 +64,7 @@ pub fn table() -> Vec<Route> {
         route(Method::GET, "/readyz", Public, Api, get(probes::readyz)),
         route(Method::GET, "/metrics", Public, Api, get(probes::metrics)),
         route(Method::GET, "/dashboard", User, Page, get(pages::dashboard)),
+        route(Method::GET, "/history", User, Page, get(history::page)),
         route(Method::GET, "/admin/users", Admin, Page, get(admin::users)),
         route(
             Method::POST,
@@ -93,6 +94,13 @@ pub fn table() -> Vec<Route> {
             User,
             Api,
             get(history::patterns),
+        ),
+        route(
+            Method::GET,
+            "/streaming/api/patterns",
+            User,
+            Api,
+            get(history::all_patterns),
         ),
         route(
             Method::GET,

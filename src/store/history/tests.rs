@@ -33,14 +33,18 @@ fn pattern(symbol: &str, name: &str, minute: u32) -> (Channel, serde_json::Value
 
 async fn patterns_of(history: &MemoryHistory, symbol: &str, limit: usize) -> Vec<(String, u32)> {
     let query = PatternQuery {
-        symbol: symbol.into(),
-        since: None,
-        limit,
+        symbol: Some(symbol.into()),
+        page: PageQuery {
+            limit,
+            ..PageQuery::default()
+        },
+        ..PatternQuery::default()
     };
     history
         .patterns(&query)
         .await
         .unwrap()
+        .rows
         .into_iter()
         .map(|r| {
             (
@@ -96,25 +100,37 @@ async fn a_time_window_and_a_filter_select_rows() {
         .await
         .unwrap();
     let recent = PatternQuery {
-        symbol: "NVDA".into(),
-        since: Some(time(5)),
-        limit: 100,
+        symbol: Some("NVDA".into()),
+        page: PageQuery {
+            since: Some(time(5)),
+            limit: 100,
+            ..PageQuery::default()
+        },
+        ..PatternQuery::default()
     };
-    assert_eq!(history.patterns(&recent).await.unwrap().len(), 1);
+    assert_eq!(history.patterns(&recent).await.unwrap().rows.len(), 1);
     let rsi = IndicatorQuery {
         symbol: "AAPL".into(),
         indicator: Some("rsi".into()),
-        limit: 50,
+        page: PageQuery {
+            limit: 50,
+            ..PageQuery::default()
+        },
     };
-    assert_eq!(history.indicators(&rsi).await.unwrap()[0].indicator, "RSI");
-    assert_eq!(history.indicators(&rsi).await.unwrap().len(), 1);
+    let rows = history.indicators(&rsi).await.unwrap().rows;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].indicator, "RSI");
     let alerts = |alert_type: Option<&str>, since| AlertQuery {
-        since,
         alert_type: alert_type.map(str::to_owned),
-        limit: 100,
+        page: PageQuery {
+            since,
+            limit: 100,
+            ..PageQuery::default()
+        },
+        ..AlertQuery::default()
     };
     let kinds = async |query| -> Vec<String> {
-        let rows = history.alerts(&query).await.unwrap();
+        let rows = history.alerts(&query).await.unwrap().rows;
         rows.into_iter().map(|a| a.kind).collect()
     };
     assert_eq!(
