@@ -32,6 +32,8 @@ pub const RETENTION_BATCH_ROWS: usize = 1_000;
 pub const RETENTION_PAUSE: Duration = Duration::from_millis(200);
 /// How often retention runs (and once at start-up).
 pub const RETENTION_INTERVAL: Duration = Duration::from_secs(3_600);
+/// A run that failed (e.g. the database is away) is tried again this soon.
+const RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// A table of the history, as retention and its counts name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,16 +162,20 @@ async fn run(
     shutdown: CancellationToken,
 ) {
     loop {
-        match delete_old(&store, Utc::now() - window, &stats, &shutdown).await {
-            Ok(()) => *stats.last_error.lock() = None,
+        let wait = match delete_old(&store, Utc::now() - window, &stats, &shutdown).await {
+            Ok(()) => {
+                *stats.last_error.lock() = None;
+                RETENTION_INTERVAL
+            }
             Err(error) => {
                 tracing::warn!("RETENTION: Cannot delete old history rows: {error}");
                 *stats.last_error.lock() = Some(error.to_string());
+                RETRY_AFTER
             }
-        }
+        };
         tokio::select! {
             () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(RETENTION_INTERVAL) => {}
+            () = tokio::time::sleep(wait) => {}
         }
     }
 }
