@@ -7,14 +7,15 @@ mod common;
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde_json::{Value, json};
 use tickstock::config::Config;
-use tickstock::events::{Channel, decode};
+use tickstock::events::Channel;
 use tickstock::store::history::retention::{RETENTION_BATCH_ROWS, delete_old};
 use tickstock::store::history::{
-    AlertRow, Batch, HealthRow, HistoryRow, HistoryTable, IndicatorRow, PatternRow, Record,
-    SessionRow, session_uuid,
+    AlertRow, HealthRow, HistoryRow, HistoryTable, IndicatorRow, PatternRow, SessionRow,
+    session_uuid,
 };
 use tokio_util::sync::CancellationToken;
 
+use common::history::seed;
 use common::postgres::TestDatabase;
 use common::{Publisher, RedisServer, TestApp, WAIT, wait_for};
 
@@ -239,23 +240,6 @@ async fn the_memory_store_and_postgres_answer_the_same_json() {
         .filter_map(|s| s["universe"].as_str())
         .collect();
     assert_eq!(universes, ["unknown", "unknown", "market_leaders:top_500"]);
-}
-
-/// Writes the rows of `messages` straight into the app's history store (as
-/// the recorder would, in one batch).
-async fn seed(app: &TestApp, messages: &[(Channel, Value)]) {
-    let mut records = Vec::new();
-    for (channel, message) in messages {
-        let event = decode(*channel, message.to_string().as_bytes(), Utc::now())
-            .unwrap_or_else(|error| panic!("{message}: {error}"));
-        Record::for_each_of(&event, |record| records.push(record));
-    }
-    app.state
-        .store
-        .history()
-        .write(&Batch::new(&records))
-        .await
-        .expect("the rows are written");
 }
 
 fn iso(t: DateTime<Utc>) -> String {
