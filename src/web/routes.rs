@@ -9,7 +9,7 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::{MethodRouter, get, post};
 
 use super::access::{Access, Surface};
-use super::{AppState, admin, api, auth, history, inspector, limits, pages, probes, ws};
+use super::{AppState, admin, api, auth, history, inspector, limits, openapi, pages, probes, ws};
 
 pub struct Route {
     pub method: Method,
@@ -136,6 +136,14 @@ pub fn table() -> Vec<Route> {
             Admin,
             Api,
             get(inspector::verify),
+        ),
+        // Public: the API's shape, no data (see web/openapi.rs).
+        route(
+            Method::GET,
+            "/streaming/api/openapi.json",
+            Public,
+            Api,
+            get(openapi::openapi),
         ),
         route(
             Method::GET,

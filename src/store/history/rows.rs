@@ -37,13 +37,14 @@ pub fn message_digest(message: &Option<String>) -> String {
 }
 
 /// `intraday_patterns`.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct PatternRow {
     pub session_id: Option<Uuid>,
     pub symbol: String,
     pub pattern_type: String,
     pub confidence: f64,
     #[serde(serialize_with = "serialize_timestamp")]
+    #[schema(value_type = String, format = DateTime)]
     pub detected_at: DateTime<Utc>,
     pub timeframe: Option<String>,
     pub bar_open: Option<f64>,
@@ -56,20 +57,21 @@ pub struct PatternRow {
 
 /// `intraday_indicators`. A multi-valued indicator (MACD, BB) keeps its
 /// `values` object in `metadata.values`; `value` holds its primary value.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct IndicatorRow {
     pub session_id: Option<Uuid>,
     pub symbol: String,
     pub indicator: String,
     pub value: f64,
     #[serde(serialize_with = "serialize_timestamp")]
+    #[schema(value_type = String, format = DateTime)]
     pub calculated_at: DateTime<Utc>,
     pub timeframe: Option<String>,
     pub metadata: Option<Value>,
 }
 
 /// `streaming_health_metrics`.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct HealthRow {
     pub session_id: Option<Uuid>,
     pub status: String,
@@ -81,12 +83,13 @@ pub struct HealthRow {
     pub memory_mb: Option<i32>,
     pub issues: Option<Value>,
     #[serde(serialize_with = "serialize_timestamp")]
+    #[schema(value_type = String, format = DateTime)]
     pub measured_at: DateTime<Utc>,
 }
 
 /// `streaming_alerts`: `kind` is `indicator_alert` (symbol, alert_type,
 /// data) or `critical_alert` (component, message, action_required, recovery).
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct AlertRow {
     pub kind: String,
     pub session_id: Option<Uuid>,
@@ -99,17 +102,20 @@ pub struct AlertRow {
     pub recovery: Option<String>,
     pub data: Option<Value>,
     #[serde(serialize_with = "serialize_timestamp")]
+    #[schema(value_type = String, format = DateTime)]
     pub triggered_at: DateTime<Utc>,
 }
 
 /// `streaming_sessions`.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct SessionRow {
     pub session_id: Uuid,
     pub universe: String,
     #[serde(serialize_with = "serialize_timestamp")]
+    #[schema(value_type = String, format = DateTime)]
     pub started_at: DateTime<Utc>,
     #[serde(serialize_with = "serialize_opt_timestamp")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub stopped_at: Option<DateTime<Utc>>,
     pub symbol_count: i32,
     pub total_patterns: Option<i32>,
