@@ -27,7 +27,8 @@ use tower_sessions::Session;
 
 use crate::store::Store;
 use crate::store::history::{
-    AlertQuery, Cursor, HealthQuery, HistoryRow, IndicatorQuery, Page, PageQuery, PatternQuery,
+    AlertQuery, AlertRow, Cursor, HealthQuery, HealthRow, HistoryRow, IndicatorQuery, IndicatorRow,
+    Page, PageQuery, PatternQuery, PatternRow, SessionRow,
 };
 use crate::web::ApiError;
 use crate::web::auth::{CurrentUser, csrf};
@@ -154,7 +155,7 @@ async fn patterns_of(
     params: &Params,
 ) -> Result<Response, ApiError> {
     let format = params.format()?;
-    let (hours, page) = params.page::<crate::store::history::PatternRow>(PATTERNS_LIMIT)?;
+    let (hours, page) = params.page::<PatternRow>(PATTERNS_LIMIT)?;
     let query = PatternQuery {
         symbol,
         pattern_type: label("pattern_type", params.pattern_type.as_deref())?,
@@ -178,7 +179,7 @@ pub async fn indicators(
     params: Params,
 ) -> Result<Response, ApiError> {
     let format = params.format()?;
-    let (_, page) = params.page::<crate::store::history::IndicatorRow>(INDICATORS_LIMIT)?;
+    let (_, page) = params.page::<IndicatorRow>(INDICATORS_LIMIT)?;
     let query = IndicatorQuery {
         symbol: ticker(&symbol)?,
         indicator: name("indicator", params.indicator.as_deref())?,
@@ -201,7 +202,7 @@ pub async fn alerts(
     params: Params,
 ) -> Result<Response, ApiError> {
     let format = params.format()?;
-    let (hours, page) = params.page::<crate::store::history::AlertRow>(ALERTS_LIMIT)?;
+    let (hours, page) = params.page::<AlertRow>(ALERTS_LIMIT)?;
     let query = AlertQuery {
         symbol: given(params.symbol.as_deref()).map(ticker).transpose()?,
         alert_type: name("alert_type", params.alert_type.as_deref())?,
@@ -224,7 +225,7 @@ pub async fn sessions(
     params: Params,
 ) -> Result<Response, ApiError> {
     let format = params.format()?;
-    let (_, page) = params.page::<crate::store::history::SessionRow>(SESSIONS_LIMIT)?;
+    let (_, page) = params.page::<SessionRow>(SESSIONS_LIMIT)?;
     let rows = store.history().session_page(&page).await?;
     answer(format, "sessions", json!({ "limit": page.limit }), rows)
 }
@@ -237,7 +238,7 @@ pub async fn health_history(
     params: Params,
 ) -> Result<Response, ApiError> {
     let format = params.format()?;
-    let (_, page) = params.page::<crate::store::history::HealthRow>(HEALTH_LIMIT)?;
+    let (_, page) = params.page::<HealthRow>(HEALTH_LIMIT)?;
     let query = HealthQuery {
         status: label("status", params.status.as_deref())?,
         page,
@@ -516,7 +517,6 @@ mod tests {
 
     #[test]
     fn cursors_must_be_of_the_route_and_formats_json_or_csv() {
-        use crate::store::history::{AlertRow, PatternRow};
         let cursor = Cursor::new(
             Utc::now(),
             vec!["NVDA".into(), "Doji".into(), "1min".into()],

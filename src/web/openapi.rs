@@ -220,7 +220,6 @@ pub fn document() -> Value {
             "reason": {"type": "string", "description": "Which dependency is down (503 only)"},
         },
     });
-    let named = |name: &str| nullable_object_field(name);
     let hours = json!({"hours": nullable("number")});
     let pattern_type = query(
         "pattern_type",
@@ -257,7 +256,7 @@ pub fn document() -> Value {
         "/streaming/api/alerts": history("Indicator and critical alerts", Who::User,
             vec![query("alert_type", json!({"type": "string", "maxLength": 50}), "An alert type (e.g. RSI_OVERBOUGHT) or a kind (indicator_alert, critical_alert), ASCII case ignored"),
                  symbol_in_query("Only this symbol's (indicator alerts)")],
-            "alerts", "AlertRow", merge(named("alert_type"), &hours), (100, 100)),
+            "alerts", "AlertRow", merge(json!({"alert_type": nullable("string")}), &hours), (100, 100)),
         "/streaming/api/health/history": history("Health snapshots", Who::User,
             vec![query("status", json!({"type": "string", "maxLength": 50}), "Only this status (ASCII case ignored)")],
             "health", "HealthRow", json!({}), (100, 1000)),
@@ -283,12 +282,6 @@ pub fn document() -> Value {
             },
         },
     })
-}
-
-fn nullable_object_field(name: &str) -> Value {
-    let mut fields = json!({});
-    fields[name] = nullable("string");
-    fields
 }
 
 /// `fields` with `more` added.

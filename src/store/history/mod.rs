@@ -37,8 +37,8 @@ pub struct Page<R> {
 }
 
 impl<R: HistoryRow> Page<R> {
-    /// The page of `query` from `rows`, read in order, one more than
-    /// `query.limit` if there are more.
+    /// The page of `limit` rows from `rows`, read in order and holding one
+    /// more than `limit` if another page follows.
     pub fn of(mut rows: Vec<R>, limit: usize) -> Self {
         let next = if rows.len() > limit {
             rows.truncate(limit);

@@ -263,7 +263,10 @@ impl Order {
                 .join(", ")
         };
         if let Some(cursor) = &page.before {
-            sql.push(format!(" AND ({time} < "))
+            // The first bound alone lets the time index start at the cursor.
+            sql.push(format!(" AND {time} <= "))
+                .push_bind(cursor.at)
+                .push(format!(" AND ({time} < "))
                 .push_bind(cursor.at)
                 .push(format!(" OR ({time} = "))
                 .push_bind(cursor.at)
