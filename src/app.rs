@@ -20,6 +20,7 @@ use crate::feed::{self, FeedStats, Source};
 use crate::recorder::{self, Recorder};
 use crate::state::{Limits, LiveState};
 use crate::store::current_session::SessionKeeper;
+use crate::store::history::retention;
 use crate::store::{Database, DatabaseStatus, Store};
 use crate::subscriber::Subscriber;
 use crate::supervise::{Restart, Supervisor};
@@ -139,6 +140,13 @@ impl Application {
         let session_keeper = SessionKeeper::new(&store, &bus);
         let recorder = Recorder::start(store.clone(), &supervisor, &shutdown).keeping_session(
             &session_keeper,
+            &supervisor,
+            &shutdown,
+        );
+        retention::start(
+            store.clone(),
+            config.database.history_retention_days,
+            recorder.stats().retention(),
             &supervisor,
             &shutdown,
         );

@@ -603,6 +603,7 @@ fn event_time(event: &Event) -> Option<DateTime<Utc>> {
 pub fn registry(sources: Sources, publish_latency: &PublishLatency) -> Metrics {
     let mut registry = Registry::default();
     let started_at = Utc::now().timestamp_micros() as f64 / 1e6;
+    crate::store::history::retention::register(&mut registry, sources.recorder.retention());
     registry.register_collector(Box::new(TickStockCollector {
         sources,
         started_at,

@@ -12,6 +12,7 @@ mod inspector;
 pub mod limits;
 pub mod login_sessions;
 mod market;
+mod openapi;
 mod pages;
 mod probes;
 pub mod request_log;

@@ -54,6 +54,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../static/inspector.js"),
     ),
     (
+        "history.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/history.js"),
+    ),
+    (
         "inspector.css",
         "text/css; charset=utf-8",
         include_str!("../../static/inspector.css"),

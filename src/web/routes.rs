@@ -9,7 +9,9 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::{MethodRouter, get, post};
 
 use super::access::{Access, Surface};
-use super::{AppState, admin, api, auth, history, inspector, limits, market, pages, probes, ws};
+use super::{
+    AppState, admin, api, auth, history, inspector, limits, market, openapi, pages, probes, ws,
+};
 
 pub struct Route {
     pub method: Method,
@@ -64,6 +66,7 @@ pub fn table() -> Vec<Route> {
         route(Method::GET, "/readyz", Public, Api, get(probes::readyz)),
         route(Method::GET, "/metrics", Public, Api, get(probes::metrics)),
         route(Method::GET, "/dashboard", User, Page, get(pages::dashboard)),
+        route(Method::GET, "/history", User, Page, get(history::page)),
         route(Method::GET, "/admin/users", Admin, Page, get(admin::users)),
         route(
             Method::POST,
@@ -153,6 +156,13 @@ pub fn table() -> Vec<Route> {
         ),
         route(
             Method::GET,
+            "/streaming/api/patterns",
+            User,
+            Api,
+            get(history::all_patterns),
+        ),
+        route(
+            Method::GET,
             "/streaming/api/indicators/{symbol}",
             User,
             Api,
@@ -185,6 +195,14 @@ pub fn table() -> Vec<Route> {
             Admin,
             Api,
             get(inspector::verify),
+        ),
+        // Public: the API's shape, no data (see web/openapi.rs).
+        route(
+            Method::GET,
+            "/streaming/api/openapi.json",
+            Public,
+            Api,
+            get(openapi::openapi),
         ),
         route(
             Method::GET,
