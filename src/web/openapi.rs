@@ -175,7 +175,7 @@ fn status_schema() -> Value {
     });
     json!({
         "type": "object",
-        "required": ["status", "session", "last_session", "health", "subscriber_stats", "market_feed", "recorder"],
+        "required": ["status", "session", "last_session", "health", "subscriber_stats", "market_feed", "recorder", "market_ticks", "market"],
         "properties": {
             "status": {"type": "string", "enum": ["online", "idle", "stale", "offline"]},
             "session": nullable("object"),
@@ -185,6 +185,8 @@ fn status_schema() -> Value {
                 "properties": {"connected": {"type": "boolean"}, "reconnects": counts, "dropped": counts,
                     "channels": {"type": "object"}}},
             "market_feed": {"type": "object"},
+            "market_ticks": {"type": "object", "required": ["connected", "dropped", "received", "applied", "refused", "symbols"]},
+            "market": reference("MarketTime"),
             "recorder": {"type": "object",
                 "required": ["store", "pending", "written", "dropped", "rejected", "retrying", "last_error", "last_error_at"],
                 "properties": {"store": {"type": "string", "enum": ["memory", "postgres"]}, "pending": counts,
@@ -262,7 +264,16 @@ pub fn document() -> Value {
             "health", "HealthRow", json!({}), (100, 1000)),
         "/streaming/api/sessions": history("Streaming sessions, the latest started first", Who::Admin,
             vec![], "sessions", "SessionRow", json!({}), (100, 100)),
+        "/streaming/api/market": with_error(operation("The NYSE calendar at an instant", Who::User,
+            vec![query("at", json!({"type": "string", "format": "date-time"}), "An ISO 8601 time with its zone (default: now)")],
+            json_ok("The market then", reference("MarketTime"))), "400", "at is not an ISO 8601 time in the years the calendar handles"),
+        "/streaming/api/market/symbols": operation("Every symbol of the session, with its sparkline", Who::User, vec![],
+            json_ok("The symbols", json!({"type": "array", "items": reference("MarketSymbol")}))),
+        "/streaming/api/market/candles/{symbol}": with_error(with_error(operation("A symbol's 1-minute candles of the session", Who::User,
+            vec![json!({"name": "symbol", "in": "path", "required": true, "schema": {"type": "string"}, "description": "A ticker (any case)"})],
+            json_ok("The candles", reference("Candles"))), "400", "Not a ticker"), "404", "No tick of this symbol in the session"),
     });
+    market_schemas(&mut schemas);
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -282,6 +293,51 @@ pub fn document() -> Value {
             },
         },
     })
+}
+
+/// `operation` also answering `status` with the error shape.
+fn with_error(mut operation: Value, status: &str, description: &str) -> Value {
+    operation["get"]["responses"][status] = error_response(description);
+    operation
+}
+
+/// The market routes' shapes (`crate::market`).
+fn market_schemas(schemas: &mut Value) {
+    let time = json!({"type": "string", "format": "date-time"});
+    let price = json!({"type": "number"});
+    let counts = json!({"type": "integer", "minimum": 0});
+    schemas["MarketTime"] = json!({
+        "type": "object",
+        "required": ["phase", "holiday", "early_close", "next_open", "next_close", "at", "calendar_known"],
+        "properties": {
+            "phase": {"type": "string", "enum": ["pre_market", "open", "after_hours", "closed"]},
+            "holiday": nullable("string"), "early_close": {"type": "boolean"},
+            "next_open": time, "next_close": time, "at": time, "calendar_known": {"type": "boolean"},
+        },
+    });
+    schemas["Candle"] = json!({
+        "type": "object",
+        "required": ["t", "o", "h", "l", "c", "v"],
+        "properties": {"t": time, "o": price, "h": price, "l": price, "c": price, "v": counts},
+    });
+    schemas["MarketSymbol"] = json!({
+        "type": "object",
+        "required": ["symbol", "price", "first", "change", "change_pct", "volume", "ticks_per_min", "at", "candle"],
+        "properties": {
+            "symbol": {"type": "string"}, "price": price, "first": price, "change": price, "change_pct": price,
+            "volume": counts, "ticks_per_min": counts, "at": time,
+            "candle": {"oneOf": [reference("Candle"), {"type": "null"}]},
+            "spark": {"type": "array", "items": price},
+        },
+    });
+    schemas["Candles"] = json!({
+        "type": "object",
+        "required": ["symbol", "interval_seconds", "session_id", "candles"],
+        "properties": {
+            "symbol": {"type": "string"}, "interval_seconds": {"const": 60}, "session_id": nullable("string"),
+            "candles": {"type": "array", "items": reference("Candle")},
+        },
+    });
 }
 
 /// `fields` with `more` added.
