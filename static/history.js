@@ -97,7 +97,8 @@
     return String(value);
   }
 
-  function render(spec, rows) {
+  /** Shows `rows` and the `status` line that describes them in one paint. */
+  function render(spec, rows, status) {
     const headRow = document.createDocumentFragment();
     for (const column of spec.columns) {
       const th = document.createElement('th');
@@ -118,6 +119,7 @@
     window.requestAnimationFrame(() => {
       head.replaceChildren(headRow);
       body.replaceChildren(rowsFragment);
+      statusLine.textContent = status;
     });
   }
 
@@ -143,23 +145,21 @@
       if (!response.ok) throw new Error(answer.error || ('HTTP ' + response.status));
     } catch (error) {
       if (ticket !== loading) return;
-      statusLine.textContent = 'Cannot load the history: ' + error.message;
-      render(spec, []);
+      render(spec, [], 'Cannot load the history: ' + error.message);
       return;
     }
     if (ticket !== loading) return;
     const rows = Array.isArray(answer[spec.rows]) ? answer[spec.rows] : [];
     nextCursor = answer.next_cursor || null;
-    render(spec, rows);
     const first = (cursors.length - 1) * PAGE_ROWS;
+    let status;
     if (rows.length === 0) {
-      statusLine.textContent = cursors.length === 1
-        ? 'Nothing matched these filters.'
-        : 'No more rows.';
+      status = cursors.length === 1 ? 'Nothing matched these filters.' : 'No more rows.';
     } else {
       const last = nextCursor ? '' : ' (the last)';
-      statusLine.textContent = `Rows ${first + 1}–${first + rows.length}${last}`;
+      status = `Rows ${first + 1}–${first + rows.length}${last}`;
     }
+    render(spec, rows, status);
     newer.disabled = cursors.length === 1;
     older.disabled = !nextCursor;
   }
