@@ -261,7 +261,7 @@ async fn html_in_every_new_field_stays_text() {
         text_of(&browser, "#symbol-markers").await.filter(|t| t.contains("<script>")).map(|_| ())
     })
     .await;
-    let injected = js(&browser, "return document.querySelectorAll('main img, main script').length").await;
+    let injected = js(&browser, "return document.querySelectorAll('main img, main script:not([src]), main [onerror]').length").await;
     assert_eq!(injected, 0, "no element made from event data");
     assert_ne!(title(&browser).await, "pwned");
     let headers = text_of(&browser, "#indicator-head").await.unwrap();
@@ -330,7 +330,9 @@ async fn the_indicator_grid_has_a_row_per_symbol_with_every_value() {
     let watch = js(&browser, "return [...document.querySelectorAll('#watch-rows tr[data-symbol]')].map(tr => [tr.dataset.symbol, tr.cells[8].textContent])").await;
     assert_eq!(watch, json!([["AAPL", "74.0"], ["MSFT", "25.0"], ["NVDA", "55.5"]]));
 
-    // The symbol view opens from a row, with its RSI and MACD panes.
+    // The symbol view opens from a row, with its RSI and MACD panes, and
+    // the chart library needs nothing the CSP refuses.
+    js(&browser, "window.cspViolations = []; document.addEventListener('securitypolicyviolation', e => cspViolations.push(e.violatedDirective + ' ' + e.blockedURI))").await;
     browser.find(Locator::Css("#indicators tr[data-symbol=MSFT]")).await.unwrap().click().await.unwrap();
     wait_text(&browser, "#symbol-name", "MSFT").await;
     let link = js(&browser, "return document.getElementById('symbol-history').getAttribute('href')").await;
@@ -340,6 +342,7 @@ async fn the_indicator_grid_has_a_row_per_symbol_with_every_value() {
         (canvases.as_u64()? >= 2).then_some(())
     })
     .await;
+    assert_eq!(js(&browser, "return cspViolations").await, json!([]), "nothing refused by the CSP");
     save_screenshot(&browser, "trader-symbol-view.png").await;
     browser.close().await.unwrap();
 }
