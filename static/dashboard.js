@@ -844,7 +844,13 @@
     const issues = health && Array.isArray(health.issues) ? health.issues : [];
     const items = issues.map((issue) => cell('li', typeof issue === 'string' ? issue : JSON.stringify(issue)));
     if (health && !items.length && healthStatus !== 'healthy' && healthStatus !== 'unknown') {
-      items.push(cell('li', `TickStockPL reported ${healthStatus.toUpperCase()} without listing its issues; lag ${F.number(flow.processing_lag_ms, 0) || '—'} ms, CPU ${F.number(health.cpu_percent, 0) || '—'} %, errors ${health.errors_count ?? '—'}.`));
+      const figures = [
+        finite(flow.processing_lag_ms) && `processing lag ${F.number(flow.processing_lag_ms, 0)} ms`,
+        finite(health.cpu_percent) && `CPU ${F.number(health.cpu_percent, 0)} %`,
+        finite(health.errors_count) && `${health.errors_count} errors`,
+        health.connection_status && `connection ${health.connection_status}`,
+      ].filter(Boolean);
+      items.push(cell('li', `TickStockPL reported ${healthStatus.toUpperCase()} without listing its issues${figures.length ? `; ${figures.join(', ')}` : ''}.`));
     }
     $('issues').replaceChildren(...items);
 
@@ -1051,6 +1057,16 @@
         started = true;
       });
       g.stroke();
+      // Few reports: each one a dot, so that a single one shows.
+      if (points.length < 60) {
+        g.fillStyle = g.strokeStyle;
+        points.forEach((p) => {
+          if (!finite(p[s.key])) return;
+          g.beginPath();
+          g.arc(x(p.at), y(p[s.key]), 2, 0, 2 * Math.PI);
+          g.fill();
+        });
+      }
     });
     // The time axis.
     g.fillStyle = colours.muted;

@@ -16,10 +16,21 @@ window.TickStockFormat = (() => {
     }
     return formatters.get(key);
   };
-  const dayOf = (zone) => formatter(zone, true);
-  const sameDay = (zone, a, b) => {
-    const day = (d) => dayOf(zone).formatToParts(d).filter((p) => ['month', 'day'].includes(p.type)).map((p) => p.value).join(' ');
-    return day(a) === day(b);
+  // The calendar day of a time in a zone; today's is kept for a minute.
+  const dayFormatters = new Map();
+  const dayOf = (zone, d) => {
+    if (!dayFormatters.has(zone)) dayFormatters.set(zone, new Intl.DateTimeFormat('en-US', { timeZone: zone, year: 'numeric', month: 'numeric', day: 'numeric' }));
+    return dayFormatters.get(zone).format(d);
+  };
+  const today = new Map();
+  const sameDay = (zone, d) => {
+    const now = Date.now();
+    let known = today.get(zone);
+    if (!known || now - known.at > 60000) {
+      known = { at: now, day: dayOf(zone, new Date(now)) };
+      today.set(zone, known);
+    }
+    return dayOf(zone, d) === known.day;
   };
 
   const zone = () => (window.TickStockSettings && TickStockSettings.get('zone') === 'local' ? undefined : ET);
@@ -36,19 +47,25 @@ window.TickStockFormat = (() => {
     const d = toDate(value);
     if (!d) return value ? String(value) : null;
     const z = fixedZone === undefined ? zone() : fixedZone || undefined;
-    const dated = !sameDay(z, d, new Date());
+    const dated = !sameDay(z, d);
     return formatter(z, dated).format(d).replace(',', '');
   }
 
+  const clocks = new Map();
   // Hours and minutes only (for market opens and closes), dated when not today.
   function clock(value, fixedZone) {
     const d = toDate(value);
     if (!d) return null;
     const z = fixedZone === undefined ? zone() : fixedZone || undefined;
-    const options = { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' };
-    if (z) options.timeZone = z;
-    if (!sameDay(z, d, new Date())) Object.assign(options, { weekday: 'short', month: 'short', day: 'numeric' });
-    return new Intl.DateTimeFormat('en-US', options).format(d).replace(',', '');
+    const dated = !sameDay(z, d);
+    const key = `${z}|${dated}`;
+    if (!clocks.has(key)) {
+      const options = { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' };
+      if (z) options.timeZone = z;
+      if (dated) Object.assign(options, { weekday: 'short', month: 'short', day: 'numeric' });
+      clocks.set(key, new Intl.DateTimeFormat('en-US', options));
+    }
+    return clocks.get(key).format(d).replace(',', '');
   }
 
   const number = (value, digits) => (typeof value === 'number' && Number.isFinite(value) ? value.toFixed(digits) : null);

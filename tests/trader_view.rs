@@ -11,7 +11,6 @@
 
 mod common;
 
-
 use chrono::{SecondsFormat, Utc};
 use common::browser::{ChromeDriver, screenshot_path, sign_in, text_of, wait_text};
 use common::{Publisher, RedisServer, TestApp, WAIT, wait_for};
@@ -25,7 +24,8 @@ const INDICATORS: &str = "tickstock:indicators:streaming";
 const INDICATOR_ALERTS: &str = "tickstock:alerts:indicators";
 const HEALTH: &str = "tickstock:streaming:health";
 const MARKET_TICKS: &str = "tickstock:market:ticks";
-const HOSTILE: &str = "<img src=x onerror=document.title='pwned'><script>document.title='pwned'</script>";
+const HOSTILE: &str =
+    "<img src=x onerror=document.title='pwned'><script>document.title='pwned'</script>";
 
 fn now() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -101,10 +101,13 @@ fn recovery(component: &str) -> Value {
 }
 
 async fn banner_shown(browser: &Client) -> bool {
-    js(browser, "return !document.getElementById('attention').hidden")
-        .await
-        .as_bool()
-        .unwrap_or(false)
+    js(
+        browser,
+        "return !document.getElementById('attention').hidden",
+    )
+    .await
+    .as_bool()
+    .unwrap_or(false)
 }
 
 async fn title(browser: &Client) -> String {
@@ -124,7 +127,11 @@ async fn the_theme_switch_flips_light_and_dark_and_is_kept() {
         before[0] == "dark" || before[0] == "light",
         "a theme is applied: {before}"
     );
-    save_screenshot(&browser, &format!("trader-dashboard-{}.png", before[0].as_str().unwrap())).await;
+    save_screenshot(
+        &browser,
+        &format!("trader-dashboard-{}.png", before[0].as_str().unwrap()),
+    )
+    .await;
 
     browser
         .find(Locator::Css("#theme-switch"))
@@ -136,7 +143,11 @@ async fn the_theme_switch_flips_light_and_dark_and_is_kept() {
     let after = js(&browser, look).await;
     assert_ne!(after[0], before[0], "the switch changes the theme");
     assert_ne!(after[1], before[1], "and the page's colours");
-    save_screenshot(&browser, &format!("trader-dashboard-{}.png", after[0].as_str().unwrap())).await;
+    save_screenshot(
+        &browser,
+        &format!("trader-dashboard-{}.png", after[0].as_str().unwrap()),
+    )
+    .await;
 
     // Kept in the browser: the next page load has it too.
     browser.refresh().await.unwrap();
@@ -152,11 +163,24 @@ async fn at_390_px_wide_nothing_scrolls_sideways() {
     let (app, browser, mut publisher) = live_page(&driver, &redis).await;
     // Content that could widen the page: a banner, long messages, the grid.
     publish_indicators(&app, &mut publisher, "AAPL", 74.0).await;
-    let long = "A very long critical alert message without many breaks: ".repeat(4) + &"x".repeat(120);
-    publish(&app, &mut publisher, CRITICAL, critical_alert(&long, "polygon_websocket_connection_manager")).await;
-    wait_for("the attention banner", WAIT, || async { banner_shown(&browser).await.then_some(()) }).await;
+    let long =
+        "A very long critical alert message without many breaks: ".repeat(4) + &"x".repeat(120);
+    publish(
+        &app,
+        &mut publisher,
+        CRITICAL,
+        critical_alert(&long, "polygon_websocket_connection_manager"),
+    )
+    .await;
+    wait_for("the attention banner", WAIT, || async {
+        banner_shown(&browser).await.then_some(())
+    })
+    .await;
     wait_for("the grid row", WAIT, || async {
-        text_of(&browser, "#indicators").await.filter(|t| t.contains("AAPL")).map(|_| ())
+        text_of(&browser, "#indicators")
+            .await
+            .filter(|t| t.contains("AAPL"))
+            .map(|_| ())
     })
     .await;
 
@@ -190,12 +214,24 @@ async fn a_critical_alert_raises_the_banner_and_title_badge_and_its_recovery_cle
     let plain_title = title(&browser).await;
     assert!(!banner_shown(&browser).await, "no banner without an alert");
 
-    publish(&app, &mut publisher, CRITICAL, critical_alert("WebSocket connection lost", "polygon_websocket")).await;
-    wait_for("the attention banner", WAIT, || async { banner_shown(&browser).await.then_some(()) }).await;
+    publish(
+        &app,
+        &mut publisher,
+        CRITICAL,
+        critical_alert("WebSocket connection lost", "polygon_websocket"),
+    )
+    .await;
+    wait_for("the attention banner", WAIT, || async {
+        banner_shown(&browser).await.then_some(())
+    })
+    .await;
     let message = text_of(&browser, "#attention-message").await.unwrap();
     assert_eq!(message, "WebSocket connection lost");
     assert!(
-        text_of(&browser, "#attention-title").await.unwrap().contains("polygon_websocket"),
+        text_of(&browser, "#attention-title")
+            .await
+            .unwrap()
+            .contains("polygon_websocket"),
         "the banner names the component"
     );
     wait_for("the title badge", WAIT, || async {
@@ -205,25 +241,66 @@ async fn a_critical_alert_raises_the_banner_and_title_badge_and_its_recovery_cle
     save_screenshot(&browser, "trader-critical-alert.png").await;
 
     // Its recovery clears both.
-    publish(&app, &mut publisher, CRITICAL, recovery("polygon_websocket")).await;
-    wait_for("the banner to go", WAIT, || async { (!banner_shown(&browser).await).then_some(()) }).await;
-    wait_for("the badge to go", WAIT, || async { (title(&browser).await == plain_title).then_some(()) }).await;
-    let rows = text_of(&browser, "#critical-alerts").await.unwrap();
-    assert!(rows.contains("resolved: Reconnected after 3 attempts"), "{rows}");
+    publish(
+        &app,
+        &mut publisher,
+        CRITICAL,
+        recovery("polygon_websocket"),
+    )
+    .await;
+    wait_for("the banner to go", WAIT, || async {
+        (!banner_shown(&browser).await).then_some(())
+    })
+    .await;
+    wait_for("the badge to go", WAIT, || async {
+        (title(&browser).await == plain_title).then_some(())
+    })
+    .await;
+    wait_for("the alert marked resolved", WAIT, || async {
+        text_of(&browser, "#critical-alerts")
+            .await
+            .filter(|rows| rows.contains("resolved: Reconnected after 3 attempts"))
+            .map(|_| ())
+    })
+    .await;
 
     // Another stays until acknowledged, and stays acknowledged after a reload.
-    publish(&app, &mut publisher, CRITICAL, critical_alert("Database unreachable", "postgres")).await;
-    wait_for("the second banner", WAIT, || async { banner_shown(&browser).await.then_some(()) }).await;
-    browser.find(Locator::Css("#attention-ack")).await.unwrap().click().await.unwrap();
-    wait_for("the acknowledged banner to go", WAIT, || async { (!banner_shown(&browser).await).then_some(()) }).await;
+    publish(
+        &app,
+        &mut publisher,
+        CRITICAL,
+        critical_alert("Database unreachable", "postgres"),
+    )
+    .await;
+    wait_for("the second banner", WAIT, || async {
+        banner_shown(&browser).await.then_some(())
+    })
+    .await;
+    browser
+        .find(Locator::Css("#attention-ack"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for("the acknowledged banner to go", WAIT, || async {
+        (!banner_shown(&browser).await).then_some(())
+    })
+    .await;
     assert_eq!(title(&browser).await, plain_title);
     browser.refresh().await.unwrap();
     wait_text(&browser, "#connection", "live").await;
     wait_for("the reloaded alert list", WAIT, || async {
-        text_of(&browser, "#critical-alerts").await.filter(|t| t.contains("Database unreachable")).map(|_| ())
+        text_of(&browser, "#critical-alerts")
+            .await
+            .filter(|t| t.contains("Database unreachable"))
+            .map(|_| ())
     })
     .await;
-    assert!(!banner_shown(&browser).await, "an acknowledged alert stays acknowledged");
+    assert!(
+        !banner_shown(&browser).await,
+        "an acknowledged alert stays acknowledged"
+    );
     browser.close().await.unwrap();
 }
 
@@ -233,22 +310,45 @@ async fn html_in_every_new_field_stays_text() {
     let redis = RedisServer::start().await;
     let (app, browser, mut publisher) = live_page(&driver, &redis).await;
     let t = now();
-    publish(&app, &mut publisher, INDICATORS, indicator("TSLA", HOSTILE, 1.5, None)).await;
     publish(
         &app,
         &mut publisher,
         INDICATORS,
-        indicator("TSLA", "MACD", 0.5, Some(json!({HOSTILE: 0.25, "macd": 0.5}))),
+        indicator("TSLA", HOSTILE, 1.5, None),
     )
     .await;
-    publish(&app, &mut publisher, PATTERNS, json!({"type": "streaming_pattern", "detection": {"symbol": "TSLA",
-        "pattern_type": HOSTILE, "confidence": 0.95, "timestamp": t}})).await;
+    publish(
+        &app,
+        &mut publisher,
+        INDICATORS,
+        indicator(
+            "TSLA",
+            "MACD",
+            0.5,
+            Some(json!({HOSTILE: 0.25, "macd": 0.5})),
+        ),
+    )
+    .await;
+    publish(
+        &app,
+        &mut publisher,
+        PATTERNS,
+        json!({"type": "streaming_pattern", "detection": {"symbol": "TSLA",
+        "pattern_type": HOSTILE, "confidence": 0.95, "timestamp": t}}),
+    )
+    .await;
     publish(&app, &mut publisher, INDICATOR_ALERTS, json!({"type": "indicator_alert", "alert": {"symbol": "TSLA",
         "alert_type": HOSTILE, "timestamp": t, "severity": HOSTILE, "data": {"indicator": "RSI", "value": 75.2}}})).await;
     publish(&app, &mut publisher, CRITICAL, json!({"type": "critical_alert", "alert": {"severity": "critical",
         "message": HOSTILE, "timestamp": t, "component": HOSTILE, "action_required": HOSTILE, "recovery": null}})).await;
-    publish(&app, &mut publisher, HEALTH, json!({"type": "streaming_health", "health": {"status": "warning",
-        "active_symbols": 1, "ticks_per_second": 1.0, "issues": [HOSTILE], "timestamp": t}})).await;
+    publish(
+        &app,
+        &mut publisher,
+        HEALTH,
+        json!({"type": "streaming_health", "health": {"status": "warning",
+        "active_symbols": 1, "ticks_per_second": 1.0, "issues": [HOSTILE], "timestamp": t}}),
+    )
+    .await;
 
     wait_for("every hostile field on the page", WAIT, || async {
         let text = text_of(&browser, "main").await?;
@@ -256,16 +356,28 @@ async fn html_in_every_new_field_stays_text() {
     })
     .await;
     // The symbol view shows the pattern as its marker.
-    browser.find(Locator::Css("#watch-rows tr[data-symbol=TSLA]")).await.unwrap().click().await.unwrap();
+    browser
+        .find(Locator::Css("#watch-rows tr[data-symbol=TSLA]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     wait_for("the symbol view's markers", WAIT, || async {
-        text_of(&browser, "#symbol-markers").await.filter(|t| t.contains("<script>")).map(|_| ())
+        text_of(&browser, "#symbol-markers")
+            .await
+            .filter(|t| t.contains("<script>"))
+            .map(|_| ())
     })
     .await;
     let injected = js(&browser, "return document.querySelectorAll('main img, main script:not([src]), main [onerror]').length").await;
     assert_eq!(injected, 0, "no element made from event data");
     assert_ne!(title(&browser).await, "pwned");
     let headers = text_of(&browser, "#indicator-head").await.unwrap();
-    assert!(headers.contains(HOSTILE), "an indicator name is a column header, as text: {headers}");
+    assert!(
+        headers.contains(HOSTILE),
+        "an indicator name is a column header, as text: {headers}"
+    );
     save_screenshot(&browser, "trader-hostile.png").await;
     browser.close().await.unwrap();
 }
@@ -279,7 +391,13 @@ async fn the_indicator_grid_has_a_row_per_symbol_with_every_value() {
     publish_indicators(&app, &mut publisher, "AAPL", 74.0).await;
     publish_indicators(&app, &mut publisher, "NVDA", 50.0).await;
     // A newer value replaces the old in its cell.
-    publish(&app, &mut publisher, INDICATORS, indicator("NVDA", "RSI", 55.5, None)).await;
+    publish(
+        &app,
+        &mut publisher,
+        INDICATORS,
+        indicator("NVDA", "RSI", 55.5, None),
+    )
+    .await;
 
     let rows = "return [...document.querySelectorAll('#indicators tr[data-symbol]')].map(tr => [...tr.cells].map(td => td.textContent))";
     let grid = wait_for("three rows", WAIT, || async {
@@ -288,18 +406,35 @@ async fn the_indicator_grid_has_a_row_per_symbol_with_every_value() {
         ready.then_some(grid)
     })
     .await;
-    let headers: Vec<String> = js(&browser, "return [...document.querySelectorAll('#indicator-head th')].map(th => th.textContent)")
-        .await
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h.as_str().unwrap().trim_end_matches([' ', '▲', '▼']).to_owned())
-        .collect();
+    let headers: Vec<String> = js(
+        &browser,
+        "return [...document.querySelectorAll('#indicator-head th')].map(th => th.textContent)",
+    )
+    .await
+    .as_array()
+    .unwrap()
+    .iter()
+    .map(|h| {
+        h.as_str()
+            .unwrap()
+            .trim_end_matches([' ', '▲', '▼'])
+            .to_owned()
+    })
+    .collect();
     assert_eq!(
         headers,
         [
-            "Symbol", "BB upper", "BB middle", "BB lower", "MACD macd", "MACD signal", "MACD histogram", "RSI",
-            "SMA_20", "SMA_50", "SMA_200"
+            "Symbol",
+            "BB upper",
+            "BB middle",
+            "BB lower",
+            "MACD macd",
+            "MACD signal",
+            "MACD histogram",
+            "RSI",
+            "SMA_20",
+            "SMA_50",
+            "SMA_200"
         ],
         "a column per indicator value, SMAs in the order of their periods"
     );
@@ -307,20 +442,33 @@ async fn the_indicator_grid_has_a_row_per_symbol_with_every_value() {
     assert_eq!(grid[0][0], "AAPL");
     assert_eq!(
         grid[0],
-        json!(["AAPL", "106.50", "103.00", "99.50", "0.42", "0.31", "0.11", "74.00", "103.25", "102.00", "101.50"])
+        json!([
+            "AAPL", "106.50", "103.00", "99.50", "0.42", "0.31", "0.11", "74.00", "103.25",
+            "102.00", "101.50"
+        ])
     );
     // RSI coloured by its thresholds.
     let classes = js(&browser, "return [...document.querySelectorAll('#indicators tr[data-symbol]')].map(tr => tr.cells[7].className)").await;
     assert!(classes[0].as_str().unwrap().contains("ind-hi"), "{classes}");
     assert!(classes[1].as_str().unwrap().contains("ind-lo"), "{classes}");
-    assert!(classes[2].as_str().unwrap().contains("ind-mid"), "{classes}");
+    assert!(
+        classes[2].as_str().unwrap().contains("ind-mid"),
+        "{classes}"
+    );
 
     // Numbers sort as numbers: by RSI, highest first.
-    let rsi = browser.find(Locator::Css("#indicator-head th[data-sort=RSI]")).await.unwrap();
+    let rsi = browser
+        .find(Locator::Css("#indicator-head th[data-sort=RSI]"))
+        .await
+        .unwrap();
     rsi.click().await.unwrap();
     wait_for("the grid sorted by RSI", WAIT, || async {
         let grid = js(&browser, rows).await;
-        let symbols: Vec<&str> = grid.as_array()?.iter().filter_map(|r| r[0].as_str()).collect();
+        let symbols: Vec<&str> = grid
+            .as_array()?
+            .iter()
+            .filter_map(|r| r[0].as_str())
+            .collect();
         (symbols == ["AAPL", "NVDA", "MSFT"]).then_some(())
     })
     .await;
@@ -328,21 +476,42 @@ async fn the_indicator_grid_has_a_row_per_symbol_with_every_value() {
 
     // The watchlist has the same symbols, each with its RSI badge.
     let watch = js(&browser, "return [...document.querySelectorAll('#watch-rows tr[data-symbol]')].map(tr => [tr.dataset.symbol, tr.cells[8].textContent])").await;
-    assert_eq!(watch, json!([["AAPL", "74.0"], ["MSFT", "25.0"], ["NVDA", "55.5"]]));
+    assert_eq!(
+        watch,
+        json!([["AAPL", "74.0"], ["MSFT", "25.0"], ["NVDA", "55.5"]])
+    );
 
     // The symbol view opens from a row, with its RSI and MACD panes, and
     // the chart library needs nothing the CSP refuses.
     js(&browser, "window.cspViolations = []; document.addEventListener('securitypolicyviolation', e => cspViolations.push(e.violatedDirective + ' ' + e.blockedURI))").await;
-    browser.find(Locator::Css("#indicators tr[data-symbol=MSFT]")).await.unwrap().click().await.unwrap();
+    browser
+        .find(Locator::Css("#indicators tr[data-symbol=MSFT]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     wait_text(&browser, "#symbol-name", "MSFT").await;
-    let link = js(&browser, "return document.getElementById('symbol-history').getAttribute('href')").await;
+    let link = js(
+        &browser,
+        "return document.getElementById('symbol-history').getAttribute('href')",
+    )
+    .await;
     assert_eq!(link, "/history?symbol=MSFT");
     wait_for("the charts drawn", WAIT, || async {
-        let canvases = js(&browser, "return document.querySelectorAll('#symbol-rsi canvas, #symbol-macd canvas').length").await;
+        let canvases = js(
+            &browser,
+            "return document.querySelectorAll('#symbol-rsi canvas, #symbol-macd canvas').length",
+        )
+        .await;
         (canvases.as_u64()? >= 2).then_some(())
     })
     .await;
-    assert_eq!(js(&browser, "return cspViolations").await, json!([]), "nothing refused by the CSP");
+    assert_eq!(
+        js(&browser, "return cspViolations").await,
+        json!([]),
+        "nothing refused by the CSP"
+    );
     save_screenshot(&browser, "trader-symbol-view.png").await;
     browser.close().await.unwrap();
 }
@@ -353,29 +522,62 @@ async fn assets_are_gzipped_with_an_etag_and_answer_304_when_unchanged() {
     let http = reqwest::Client::new();
     let url = format!("{}/static/dashboard.js", app.base_url);
 
-    let plain = http.get(&url).header("accept-encoding", "identity").send().await.unwrap();
+    let plain = http
+        .get(&url)
+        .header("accept-encoding", "identity")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(plain.status(), 200);
     assert!(plain.headers().get("content-encoding").is_none());
     assert_eq!(plain.headers()["vary"], "Accept-Encoding");
     let plain_etag = plain.headers()["etag"].to_str().unwrap().to_owned();
-    assert!(plain_etag.starts_with('"') && plain_etag.len() > 20, "{plain_etag}");
+    assert!(
+        plain_etag.starts_with('"') && plain_etag.len() > 20,
+        "{plain_etag}"
+    );
     let plain_body = plain.bytes().await.unwrap();
     assert_eq!(&plain_body[..], include_bytes!("../static/dashboard.js"));
 
-    let gzip = http.get(&url).header("accept-encoding", "br;q=1, gzip;q=0.8").send().await.unwrap();
+    let gzip = http
+        .get(&url)
+        .header("accept-encoding", "br;q=1, gzip;q=0.8")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(gzip.status(), 200);
     assert_eq!(gzip.headers()["content-encoding"], "gzip");
-    assert_eq!(gzip.headers()["content-type"], "text/javascript; charset=utf-8");
+    assert_eq!(
+        gzip.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
     let gzip_etag = gzip.headers()["etag"].to_str().unwrap().to_owned();
     assert_ne!(gzip_etag, plain_etag, "each encoding has its own tag");
     let compressed = gzip.bytes().await.unwrap();
-    assert!(compressed.len() < plain_body.len() / 2, "{} of {}", compressed.len(), plain_body.len());
+    assert!(
+        compressed.len() < plain_body.len() / 2,
+        "{} of {}",
+        compressed.len(),
+        plain_body.len()
+    );
     let mut unzipped = Vec::new();
-    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&compressed[..]), &mut unzipped).unwrap();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&compressed[..]),
+        &mut unzipped,
+    )
+    .unwrap();
     assert_eq!(unzipped, plain_body);
 
-    let refused = http.get(&url).header("accept-encoding", "gzip;q=0").send().await.unwrap();
-    assert!(refused.headers().get("content-encoding").is_none(), "q=0 refuses gzip");
+    let refused = http
+        .get(&url)
+        .header("accept-encoding", "gzip;q=0")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        refused.headers().get("content-encoding").is_none(),
+        "q=0 refuses gzip"
+    );
 
     for (encoding, etag) in [("identity", &plain_etag), ("gzip", &gzip_etag)] {
         let again = http
@@ -389,26 +591,49 @@ async fn assets_are_gzipped_with_an_etag_and_answer_304_when_unchanged() {
         assert_eq!(again.headers()["etag"].to_str().unwrap(), etag.as_str());
         assert!(again.bytes().await.unwrap().is_empty());
     }
-    let changed = http.get(&url).header("if-none-match", "\"other\"").send().await.unwrap();
+    let changed = http
+        .get(&url)
+        .header("if-none-match", "\"other\"")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(changed.status(), 200);
 
-    let icon = http.get(format!("{}/static/favicon.svg", app.base_url)).send().await.unwrap();
+    let icon = http
+        .get(format!("{}/static/favicon.svg", app.base_url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(icon.status(), 200);
     assert_eq!(icon.headers()["content-type"], "image/svg+xml");
     let chart = http
-        .get(format!("{}/static/lightweight-charts.standalone.production.js", app.base_url))
+        .get(format!(
+            "{}/static/lightweight-charts.standalone.production.js",
+            app.base_url
+        ))
         .send()
         .await
         .unwrap();
     assert_eq!(chart.status(), 200);
     for notice in ["lightweight-charts.LICENSE", "lightweight-charts.NOTICE"] {
-        let response = http.get(format!("{}/static/{notice}", app.base_url)).send().await.unwrap();
+        let response = http
+            .get(format!("{}/static/{notice}", app.base_url))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 200, "{notice}");
-        assert!(response.text().await.unwrap().contains("TradingView"), "{notice}");
+        assert!(
+            response.text().await.unwrap().contains("TradingView"),
+            "{notice}"
+        );
     }
     let html = app.get_text("/login").await;
     assert!(html.contains(r#"<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">"#));
-    let missing = http.get(format!("{}/static/nothing.js", app.base_url)).send().await.unwrap();
+    let missing = http
+        .get(format!("{}/static/nothing.js", app.base_url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(missing.status(), 404);
 }
 
@@ -426,7 +651,12 @@ async fn market_a_symbols_shown_price_equals_the_last_market_tick_forwarded() {
     let start = Utc::now().timestamp() as f64;
     let prices = [227.41, 227.9, 226.85, 228.12];
     for (i, price) in prices.iter().enumerate() {
-        publisher.publish(MARKET_TICKS, tick("AAPL", *price, 100, start + i as f64 * 0.1).to_string()).await;
+        publisher
+            .publish(
+                MARKET_TICKS,
+                tick("AAPL", *price, 100, start + i as f64 * 0.1).to_string(),
+            )
+            .await;
     }
     let last = format!("{:.2}", prices[prices.len() - 1]);
     wait_for("the watchlist's last price", WAIT, || async {
@@ -434,9 +664,19 @@ async fn market_a_symbols_shown_price_equals_the_last_market_tick_forwarded() {
         (price.as_str()? == last).then_some(())
     })
     .await;
-    let change = js(&browser, "return document.querySelector('#watch-rows tr[data-symbol=AAPL]').cells[2].textContent").await;
+    let change = js(
+        &browser,
+        "return document.querySelector('#watch-rows tr[data-symbol=AAPL]').cells[2].textContent",
+    )
+    .await;
     assert_eq!(change, format!("{:+.2}", prices[3] - prices[0]));
-    browser.find(Locator::Css("#watch-rows tr[data-symbol=AAPL]")).await.unwrap().click().await.unwrap();
+    browser
+        .find(Locator::Css("#watch-rows tr[data-symbol=AAPL]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     wait_text(&browser, "#symbol-price", &last).await;
     save_screenshot(&browser, "trader-symbol-live.png").await;
     browser.close().await.unwrap();
@@ -450,21 +690,46 @@ async fn market_a_patterns_marker_sits_on_its_candle() {
     let (app, browser, mut publisher) = live_page(&driver, &redis).await;
     let minute = Utc::now().timestamp() / 60 * 60;
     for (i, price) in [100.0, 101.0, 99.5, 100.5].iter().enumerate() {
-        publisher.publish(MARKET_TICKS, tick("AMD", *price, 10, minute as f64 + i as f64).to_string()).await;
+        publisher
+            .publish(
+                MARKET_TICKS,
+                tick("AMD", *price, 10, minute as f64 + i as f64).to_string(),
+            )
+            .await;
     }
-    let at = chrono::DateTime::from_timestamp(minute + 20, 0).unwrap().to_rfc3339_opts(SecondsFormat::Millis, true);
-    publish(&app, &mut publisher, PATTERNS, json!({"type": "streaming_pattern", "detection": {"symbol": "AMD",
-        "pattern_type": "Doji", "confidence": 0.9, "timestamp": at}})).await;
+    let at = chrono::DateTime::from_timestamp(minute + 20, 0)
+        .unwrap()
+        .to_rfc3339_opts(SecondsFormat::Millis, true);
+    publish(
+        &app,
+        &mut publisher,
+        PATTERNS,
+        json!({"type": "streaming_pattern", "detection": {"symbol": "AMD",
+        "pattern_type": "Doji", "confidence": 0.9, "timestamp": at}}),
+    )
+    .await;
     let (code, candles) = wait_for("the candle on the server", WAIT, || async {
         let (code, body) = app.get("/streaming/api/market/candles/AMD").await;
-        (code == 200 && body["candles"].as_array().is_some_and(|c| !c.is_empty())).then_some((code, body))
+        (code == 200 && body["candles"].as_array().is_some_and(|c| !c.is_empty()))
+            .then_some((code, body))
     })
     .await;
     assert_eq!(code, 200);
     let candle = &candles["candles"][0];
-    assert_eq!((candle["o"].as_f64(), candle["h"].as_f64(), candle["l"].as_f64(), candle["c"].as_f64()), (Some(100.0), Some(101.0), Some(99.5), Some(100.5)));
+    assert_eq!(
+        (
+            candle["o"].as_f64(),
+            candle["h"].as_f64(),
+            candle["l"].as_f64(),
+            candle["c"].as_f64()
+        ),
+        (Some(100.0), Some(101.0), Some(99.5), Some(100.5))
+    );
     wait_for("the AMD row", WAIT, || async {
-        browser.find(Locator::Css("#watch-rows tr[data-symbol=AMD]")).await.ok()
+        browser
+            .find(Locator::Css("#watch-rows tr[data-symbol=AMD]"))
+            .await
+            .ok()
     })
     .await
     .click()
@@ -476,8 +741,57 @@ async fn market_a_patterns_marker_sits_on_its_candle() {
     })
     .await;
     // The marker's bar is the candle's minute, as the page writes it.
-    let candle_minute = js(&browser, &format!("return TickStockFormat.clock(new Date({minute} * 1000))")).await;
+    let candle_minute = js(
+        &browser,
+        &format!("return TickStockFormat.clock(new Date({minute} * 1000))"),
+    )
+    .await;
     assert_eq!(Value::String(bar), candle_minute);
     save_screenshot(&browser, "trader-symbol-marker.png").await;
+    browser.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_bus_offline_health_and_feed_are_greyed_with_the_time_they_are_from() {
+    let driver = ChromeDriver::start().await;
+    let mut redis = RedisServer::start().await;
+    let (app, browser, mut publisher) = live_page(&driver, &redis).await;
+    publish(
+        &app,
+        &mut publisher,
+        HEALTH,
+        json!({"type": "streaming_health", "health": {"status": "warning",
+        "active_symbols": 20, "ticks_per_second": 20.0, "issues": [], "timestamp": now()}}),
+    )
+    .await;
+    wait_text(&browser, "#health-status", "WARNING").await;
+    // A WARNING without issues still says why it is not healthy.
+    let issues = text_of(&browser, "#issues").await.unwrap();
+    assert!(
+        issues.contains("reported WARNING without listing its issues"),
+        "{issues}"
+    );
+    let greyed = "return [document.getElementById('health-card').classList.contains('not-current'), \
+                  document.getElementById('feed-card').classList.contains('not-current')]";
+    assert_eq!(js(&browser, greyed).await, json!([false, false]));
+
+    redis.kill();
+    wait_text(&browser, "#banner-status", "OFFLINE").await;
+    wait_for("health and feed greyed", WAIT, || async {
+        (js(&browser, greyed).await == json!([true, true])).then_some(())
+    })
+    .await;
+    let as_of = text_of(&browser, "#health-asof").await.unwrap();
+    assert!(
+        as_of.starts_with("Not current: as of ") && as_of.contains("message bus unreachable"),
+        "{as_of}"
+    );
+    assert!(
+        text_of(&browser, "#feed-asof")
+            .await
+            .unwrap()
+            .starts_with("Not current: as of ")
+    );
+    save_screenshot(&browser, "trader-bus-offline.png").await;
     browser.close().await.unwrap();
 }

@@ -44,10 +44,22 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("settings.js", JS, include_str!("../../static/settings.js")),
     ("live.js", JS, include_str!("../../static/live.js")),
     ("format.js", JS, include_str!("../../static/format.js")),
-    ("dashboard.js", JS, include_str!("../../static/dashboard.js")),
+    (
+        "dashboard.js",
+        JS,
+        include_str!("../../static/dashboard.js"),
+    ),
     ("symbol.js", JS, include_str!("../../static/symbol.js")),
-    ("inspector.js", JS, include_str!("../../static/inspector.js")),
-    ("inspector.css", CSS, include_str!("../../static/inspector.css")),
+    (
+        "inspector.js",
+        JS,
+        include_str!("../../static/inspector.js"),
+    ),
+    (
+        "inspector.css",
+        CSS,
+        include_str!("../../static/inspector.css"),
+    ),
     (
         "favicon.svg",
         "image/svg+xml",
@@ -99,7 +111,8 @@ fn prepare(content_type: &'static str, body: &'static str) -> Prepared {
     let hash = hex::encode(&Sha256::digest(body.as_bytes())[..16]);
     // Hex digits and quotes are always a valid header value.
     let tag = |suffix: &str| {
-        HeaderValue::from_str(&format!("\"{hash}{suffix}\"")).unwrap_or(HeaderValue::from_static("\"\""))
+        HeaderValue::from_str(&format!("\"{hash}{suffix}\""))
+            .unwrap_or(HeaderValue::from_static("\"\""))
     };
     Prepared {
         content_type,
@@ -150,7 +163,10 @@ pub async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
     let gzip = !asset.gzip.is_empty() && accepts_gzip(&headers);
     let etag = if gzip { &asset.gzip_etag } else { &asset.etag };
     let common = [
-        (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300")),
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=300"),
+        ),
         (header::VARY, HeaderValue::from_static("Accept-Encoding")),
         (header::ETAG, etag.clone()),
     ];
