@@ -42,8 +42,8 @@ window.TickStockSymbolView = (() => {
       height,
       layout: { background: { type: 'solid', color: css('--panel') }, textColor: css('--muted'), attributionLogo: false },
       grid: { vertLines: { color: css('--line') }, horzLines: { color: css('--line') } },
-      rightPriceScale: { borderColor: css('--line') },
-      timeScale: { borderColor: css('--line'), timeVisible: true, secondsVisible: false, tickMarkFormatter: (t) => etTime(t) },
+      rightPriceScale: { borderColor: css('--line'), minimumWidth: 72 },
+      timeScale: { borderColor: css('--line'), barSpacing: 8, rightOffset: 4, timeVisible: true, secondsVisible: false, tickMarkFormatter: (t) => etTime(t) },
       localization: { timeFormatter: (t) => `${etTime(t)} ${F.zoneLabel()}` },
       crosshair: { mode: 0 },
     };
@@ -57,16 +57,10 @@ window.TickStockSymbolView = (() => {
     const volume = main.addHistogramSeries({ priceFormat: { type: 'volume' }, priceScaleId: 'volume', lastValueVisible: false, priceLineVisible: false });
     main.priceScale('volume').applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
     candle.priceScale().applyOptions({ scaleMargins: { top: 0.05, bottom: 0.25 } });
-    // The panes follow the main chart's time range.
-    main.timeScale().subscribeVisibleTimeRangeChange((range) => {
-      if (!range) return;
-      [rsi, macd].forEach((pane) => {
-        try {
-          pane.timeScale().setVisibleRange(range);
-        } catch (error) {
-          // A pane without data yet has no range to set.
-        }
-      });
+    // The panes hold a (blank) point at every candle's time, so that the
+    // same logical range shows the same bars: they follow the main chart.
+    main.timeScale().subscribeVisibleLogicalRangeChange((range) => {
+      if (range) [rsi, macd].forEach((pane) => pane.timeScale().setVisibleLogicalRange(range));
     });
     charts = { main, rsi, macd, candle, volume };
   }
@@ -128,14 +122,28 @@ window.TickStockSymbolView = (() => {
           // Out of order: set the whole series below.
         }
       }
-      line.series.setData([...line.points.values()].sort((a, b) => a.time - b.time));
+      setLine(line);
     }
+  }
+
+  // A line's points; a pane's also has a blank point at each candle's time.
+  function setLine(line) {
+    const points = new Map(line.points);
+    if (line.chart !== charts.main) {
+      candles.forEach((c, time) => {
+        if (!points.has(time)) points.set(time, { time });
+      });
+    }
+    line.series.setData([...points.values()].sort((a, b) => a.time - b.time));
   }
 
   function setCandles() {
     const sorted = [...candles.values()].sort((a, b) => a.time - b.time);
     charts.candle.setData(sorted.map(({ time, open, high, low, close }) => ({ time, open, high, low, close })));
     charts.volume.setData(sorted.map((c) => ({ time: c.time, value: c.volume, color: c.close >= c.open ? css('--up-soft') : css('--down-soft') })));
+    lines.forEach((line) => {
+      if (line.series && line.chart !== charts.main) setLine(line);
+    });
   }
 
   function addCandle(c, live) {
@@ -143,12 +151,23 @@ window.TickStockSymbolView = (() => {
     if (time === null || ![c.o, c.h, c.l, c.c].every(finite)) return;
     const candle = { time, open: c.o, high: c.h, low: c.l, close: c.c, volume: finite(c.v) ? c.v : 0 };
     const newest = candles.size ? Math.max(...candles.keys()) : -Infinity;
+    const newMinute = !candles.has(time);
     candles.set(time, candle);
     if (candles.size > MAX_POINTS) candles.delete(Math.min(...candles.keys()));
     if (live && time >= newest) {
       try {
         charts.candle.update({ time, open: candle.open, high: candle.high, low: candle.low, close: candle.close });
         charts.volume.update({ time, value: candle.volume, color: candle.close >= candle.open ? css('--up-soft') : css('--down-soft') });
+        if (newMinute) {
+          lines.forEach((line) => {
+            if (!line.series || line.chart === charts.main || line.points.has(time)) return;
+            try {
+              line.series.update({ time });
+            } catch (error) {
+              setLine(line); // a reading newer than the candle
+            }
+          });
+        }
         return;
       } catch (error) {
         // Out of order: set all below.
@@ -212,7 +231,9 @@ window.TickStockSymbolView = (() => {
       if (body && Array.isArray(body.candles)) {
         body.candles.forEach((c) => addCandle(c, false));
         setCandles();
-        charts.main.timeScale().fitContent();
+        // Few candles fill the width badly: those stay at their usual spacing.
+        if (body.candles.length >= 40) charts.main.timeScale().fitContent();
+        else charts.main.timeScale().scrollToRealTime();
         state.textContent = body.candles.length ? `1-minute candles of this session${body.session_id ? ` (${body.session_id})` : ''}, live.` : `No candle for ${symbol} yet: the first comes with its next tick.`;
       } else {
         state.textContent = status === 404 ? `No candle for ${symbol} yet: the first comes with its next tick.` : `Candles unavailable (HTTP ${status}); live ones follow.`;
