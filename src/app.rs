@@ -174,6 +174,14 @@ impl Application {
             &supervisor,
             &shutdown,
         );
+        // Every replica builds the market from the ticks on the bus.
+        crate::market::start(
+            hub.market().clone(),
+            &bus,
+            live.clone(),
+            &supervisor,
+            &shutdown,
+        );
         let ticks_in_process = feed_settings.source.is_some();
         if let Some(ticks) = feed::start(feed_settings, &bus, &feed, &supervisor, &shutdown) {
             forward::start(ticks, &bus, &supervisor, &shutdown);

@@ -12,6 +12,7 @@ pub mod dashboard;
 pub mod events;
 pub mod feed;
 pub mod forward;
+pub mod market;
 pub mod metrics;
 pub mod recorder;
 pub mod sim;

@@ -1,13 +1,15 @@
 //! `tickstock user ...` and `tickstock token ...`: managing accounts in the
-//! database at `DATABASE_URL` (revocations announced on `REDIS_URL` when set).
+//! database at `DATABASE_URL` (changes announced on `REDIS_URL` when set),
+//! by the same admin actions as the admin page, audited as actor `cli`.
 
 use std::io::BufRead;
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 use clap::Subcommand;
 use secrecy::ExposeSecret;
 
-use super::{Accounts, Role};
+use super::admin::Actor;
+use super::{Accounts, Role, User};
 use crate::bus::settings::BusConfig;
 use crate::store::Store;
 use crate::store::settings::DatabaseConfig;
@@ -30,6 +32,25 @@ pub enum UserCommand {
     },
     /// List the users.
     List,
+    /// Disable user NAME: no sign-in, and their sessions and tokens stop.
+    Disable { name: String },
+    /// Enable user NAME again.
+    Enable { name: String },
+    /// Delete user NAME and their tokens.
+    Delete { name: String },
+    /// Give user NAME the role ROLE.
+    Role {
+        name: String,
+        #[arg(value_enum)]
+        role: Role,
+    },
+    /// Set a new password of user NAME, read from standard input (one line).
+    Password {
+        name: String,
+        /// Read the password from standard input (required: never on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -79,12 +100,20 @@ fn read_password(input: impl BufRead) -> anyhow::Result<String> {
     Ok(password)
 }
 
+async fn named(accounts: &Accounts, name: &str) -> anyhow::Result<User> {
+    accounts
+        .find_by_login(name)
+        .await?
+        .ok_or_else(|| anyhow!("no user {name:?}"))
+}
+
 pub async fn user(
     database: &DatabaseConfig,
     bus: &BusConfig,
     command: UserCommand,
 ) -> anyhow::Result<()> {
     let accounts = accounts(database, bus).await?;
+    let cli = accounts.admin(Actor::cli());
     match command {
         UserCommand::Add {
             name,
@@ -95,8 +124,8 @@ pub async fn user(
         } => {
             let role = role.unwrap_or(if admin { Role::Admin } else { Role::User });
             let password = read_password(std::io::stdin().lock())?;
-            let user = accounts
-                .create_user(&name, email.as_deref(), &password, role)
+            let user = cli
+                .add_user(&name, email.as_deref(), &password, role)
                 .await?;
             println!(
                 "Added user {} (id {}, role {})",
@@ -107,19 +136,45 @@ pub async fn user(
         }
         UserCommand::List => {
             println!(
-                "{:>4}  {:<24} {:<32} {:<6} created",
-                "id", "username", "email", "role"
+                "{:>4}  {:<24} {:<32} {:<6} {:<20} disabled",
+                "id", "username", "email", "role", "created"
             );
             for user in accounts.list().await? {
                 println!(
-                    "{:>4}  {:<24} {:<32} {:<6} {}",
+                    "{:>4}  {:<24} {:<32} {:<6} {:<20} {}",
                     user.id,
                     user.username,
                     user.email.as_deref().unwrap_or("-"),
                     user.role.as_str(),
-                    user.created_at.format("%Y-%m-%d %H:%M UTC")
+                    user.created_at.format("%Y-%m-%d %H:%M UTC"),
+                    user.disabled_at
+                        .map_or("-".into(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string())
                 );
             }
+        }
+        UserCommand::Disable { name } => {
+            let user = cli.disable(named(&accounts, &name).await?.id).await?;
+            println!("Disabled user {}", user.username);
+        }
+        UserCommand::Enable { name } => {
+            let user = cli.enable(named(&accounts, &name).await?.id).await?;
+            println!("Enabled user {}", user.username);
+        }
+        UserCommand::Delete { name } => {
+            let user = cli.delete(named(&accounts, &name).await?.id).await?;
+            println!("Deleted user {}", user.username);
+        }
+        UserCommand::Role { name, role } => {
+            let user = cli
+                .set_role(named(&accounts, &name).await?.id, role)
+                .await?;
+            println!("User {} has role {} now", user.username, user.role.as_str());
+        }
+        UserCommand::Password { name, .. } => {
+            let id = named(&accounts, &name).await?.id;
+            let password = read_password(std::io::stdin().lock())?;
+            let user = cli.set_password(id, &password).await?;
+            println!("Set a new password of {}", user.username);
         }
     }
     Ok(())
@@ -131,9 +186,10 @@ pub async fn token(
     command: TokenCommand,
 ) -> anyhow::Result<()> {
     let accounts = accounts(database, bus).await?;
+    let cli = accounts.admin(Actor::cli());
     match command {
         TokenCommand::Create { name, label } => {
-            let (info, token) = accounts.create_token(&name, &label).await?;
+            let (info, token) = cli.create_token(&name, &label).await?;
             eprintln!(
                 "Token {} for {} ({}). It is shown this once; store it now:",
                 info.id, info.username, info.label
@@ -161,9 +217,7 @@ pub async fn token(
             }
         }
         TokenCommand::Revoke { id } => {
-            if !accounts.revoke_token(id).await? {
-                bail!("no live token with id {id}");
-            }
+            cli.revoke_token(id).await?;
             println!("Revoked token {id}");
         }
     }

@@ -2,6 +2,7 @@
 //! lockout: the rules. Where they are kept (PostgreSQL, or memory in the
 //! embedded default) is `crate::store::accounts`.
 
+pub mod admin;
 pub mod cache;
 pub mod changes;
 pub mod commands;
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 use self::cache::{LookupCache, Missed};
 use self::changes::{AuthChange, Changes};
-use crate::store::accounts::NewUser;
+use crate::store::accounts::{NewUser, UserChange};
 pub use crate::store::accounts::{Role, User};
 use crate::store::{Store, StoreError};
 
@@ -37,6 +38,11 @@ pub enum AccountError {
     Store(StoreError),
     #[error("{0}")]
     Invalid(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// Refused by a guard of the admin actions (see [`admin`]).
+    #[error("{0}")]
+    Refused(String),
     #[error("password hashing failed: {0}")]
     Hashing(String),
 }
@@ -155,15 +161,26 @@ impl Accounts {
         password: &str,
         role: Role,
     ) -> Result<User, AccountError> {
+        let (password_hash, stamp) = self.new_password(username.trim(), password).await?;
+        self.insert_user(username, email, password_hash, stamp, role)
+            .await
+    }
+
+    /// The hash of a new password of `username`, and the memory accounts'
+    /// session stamp for it.
+    async fn new_password(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<(String, String), AccountError> {
         if password.chars().count() < 8 {
             return Err(AccountError::Invalid(
                 "a password has at least 8 characters".into(),
             ));
         }
         let password_hash = hash_password(password.to_owned()).await?;
-        let stamp = self.memory_stamp(username.trim(), password, &password_hash);
-        self.insert_user(username, email, password_hash, stamp, role)
-            .await
+        let stamp = self.memory_stamp(username, password, &password_hash);
+        Ok((password_hash, stamp))
     }
 
     /// Adds a user whose hash is already made (the original application's users).
@@ -212,18 +229,21 @@ impl Accounts {
     }
 
     /// The user of a login session or token, cached in front of the
-    /// database (see [`cache`]).
+    /// database (see [`cache`]); none when disabled, which ends every login
+    /// of theirs.
     pub async fn get(&self, id: i64) -> Result<Option<User>, AccountError> {
         let lookup = async { Ok(self.store.users().user_by_id(id).await?) };
-        self.user_cache.lookup(&id, lookup).await.map_err(missed)
+        let user = self.user_cache.lookup(&id, lookup).await.map_err(missed)?;
+        Ok(user.filter(|user| !user.is_disabled()))
     }
 
     pub async fn list(&self) -> Result<Vec<User>, AccountError> {
         Ok(self.store.users().users().await?)
     }
 
-    /// The user whose name or email and password these are. A hash carried
-    /// over from the original application is replaced by argon2id on success.
+    /// The user whose name or email and password these are, unless disabled.
+    /// A hash carried over from the original application is replaced by
+    /// argon2id on success.
     pub async fn authenticate(
         &self,
         login: &str,
@@ -244,10 +264,16 @@ impl Accounts {
                 .map_err(|e| AccountError::Hashing(e.to_string()))?;
         match verdict {
             password::Verdict::Invalid => Ok(None),
+            password::Verdict::Valid { .. } if user.is_disabled() => Ok(None),
             password::Verdict::Valid { upgrade } => {
                 if upgrade {
                     let upgraded = hash_password(password).await?;
-                    let stored = self.store.users().set_password_hash(user.id, &upgraded);
+                    // The memory accounts' stamp stays: the password is the same.
+                    let change = UserChange::Password {
+                        hash: &upgraded,
+                        session_stamp: None,
+                    };
+                    let stored = self.store.users().update_user(user.id, change);
                     if let Some(upgraded) = stored.await? {
                         user = upgraded;
                     }
@@ -270,7 +296,8 @@ impl Accounts {
         if !self.list().await?.is_empty() {
             return Ok(None);
         }
-        self.create_user("admin", None, password, Role::Super)
+        self.admin(admin::Actor::startup())
+            .add_user("admin", None, password, Role::Super)
             .await
             .map(Some)
     }

@@ -18,6 +18,7 @@ const PREFIX: &str = "tst_";
 /// Lookups are kept this long for a database outage (a login session's idle expiry).
 const CACHE_KEEP: Duration = Duration::from_secs(12 * 3600);
 const CACHE_MAX: usize = 10_000;
+const MAX_LABEL_CHARS: usize = 64;
 
 /// Token digest to the user id it stands for (`None`: unknown or revoked).
 pub type TokenCache = LookupCache<String, Option<i64>>;
@@ -48,13 +49,24 @@ impl Accounts {
             .find_by_login(username)
             .await?
             .ok_or_else(|| AccountError::Invalid(format!("no user {username:?}")))?;
-        let token = generate();
-        let token_hash = digest(&token);
+        if user.is_disabled() {
+            return Err(AccountError::Invalid(format!(
+                "{} is disabled: enable the user first",
+                user.username
+            )));
+        }
         let label = if label.trim().is_empty() {
             "api"
         } else {
             label.trim()
         };
+        if label.chars().count() > MAX_LABEL_CHARS {
+            return Err(AccountError::Invalid(format!(
+                "a token label has at most {MAX_LABEL_CHARS} characters"
+            )));
+        }
+        let token = generate();
+        let token_hash = digest(&token);
         let (id, created_at) = self
             .store
             .tokens()

@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use super::messages::{self, Message, Snapshot};
 use super::status::{StatusBody, StatusSections};
 use crate::feed::FeedStats;
+use crate::market::MarketBook;
 use crate::recorder::RecorderStats;
 use crate::state::{Change, LiveState};
 
@@ -32,6 +33,9 @@ const MAX_BATCH: usize = 500;
 const HISTORY_FRAMES: usize = 2_048;
 /// A `streaming_status` message (the status route's body) this often.
 const STATUS_EVERY: Duration = Duration::from_secs(2);
+/// At most one `market` message this often, whatever the tick rate: each
+/// carries the symbols changed since the last.
+const MARKET_EVERY: Duration = Duration::from_millis(500);
 /// What the snapshot carries of the recent buffers.
 const SNAPSHOT_PATTERNS: usize = 50;
 const SNAPSHOT_ALERTS: usize = 50;
@@ -57,6 +61,7 @@ pub struct Hub {
     live: Arc<LiveState>,
     feed: Arc<FeedStats>,
     recorder: Arc<RecorderStats>,
+    market: Arc<MarketBook>,
     frames: broadcast::Sender<Arc<Frame>>,
     history: Mutex<VecDeque<Arc<Frame>>>,
     last_seq: AtomicU64,
@@ -84,6 +89,7 @@ impl Hub {
             live,
             feed,
             recorder,
+            market: Arc::new(MarketBook::new()),
         });
         let supervised = hub.clone();
         tasks.spawn(
@@ -97,6 +103,12 @@ impl Hub {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Frame>> {
         self.frames.subscribe()
+    }
+
+    /// The market book the `market` messages and the snapshot show;
+    /// `crate::market::start` feeds it.
+    pub fn market(&self) -> &Arc<MarketBook> {
+        &self.market
     }
 
     pub fn last_seq(&self) -> u64 {
@@ -127,6 +139,7 @@ impl Hub {
         StatusSections {
             market_feed: &self.feed,
             recorder: &self.recorder,
+            market_ticks: self.market.stats(),
         }
     }
 
@@ -149,6 +162,7 @@ impl Hub {
                 patterns: &self.live.recent_patterns(SNAPSHOT_PATTERNS),
                 indicators: &indicators,
                 alerts: &self.live.recent_alerts(SNAPSHOT_ALERTS),
+                market: &self.market.symbols(now),
             },
         );
         (seq, text.into())
@@ -183,6 +197,8 @@ impl Hub {
 /// last frame travels together.
 async fn run(hub: Arc<Hub>, mut changes: broadcast::Receiver<Change>) {
     let mut status_clock = tokio::time::interval(STATUS_EVERY);
+    let mut market_clock = tokio::time::interval(MARKET_EVERY);
+    market_clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut batch: Vec<Message> = Vec::with_capacity(MAX_BATCH);
     let mut last_frame = Instant::now() - BATCH_WINDOW;
     loop {
@@ -194,6 +210,10 @@ async fn run(hub: Arc<Hub>, mut changes: broadcast::Receiver<Change>) {
                 None => return,
             },
             _ = status_clock.tick() => batch.push(Message::Status(hub.status_body())),
+            _ = market_clock.tick() => match hub.market.take_changes(chrono::Utc::now()) {
+                Some(changes) => batch.push(messages::market(&changes)),
+                None => continue,
+            },
         }
         // Company: whatever is waiting, and what arrives until a window has
         // passed since the last frame.
@@ -263,6 +283,7 @@ mod tests {
             live,
             feed: Arc::new(FeedStats::new(None)),
             recorder: Arc::new(RecorderStats::new("memory")),
+            market: Arc::new(MarketBook::new()),
         })
     }
 
@@ -285,6 +306,28 @@ mod tests {
         assert_eq!(batch[0]["seq"], 2);
         assert_eq!(batch[1]["seq"], 3);
         assert_eq!(hub.last_seq(), 3);
+    }
+
+    #[test]
+    fn a_market_message_carries_the_symbols_changed_since_the_last() {
+        let hub = hub();
+        let at = chrono::Utc::now();
+        let tick = format!(
+            r#"{{"type":"market_tick","symbol":"AAPL","price":227.41,"volume":300,"timestamp":{},"source":"synthetic"}}"#,
+            at.timestamp()
+        );
+        hub.market().apply([tick.as_bytes()], at, None);
+        let changes = hub.market().take_changes(at).expect("AAPL changed");
+        hub.publish(&[messages::market(&changes)]);
+        let frames = hub.since(0).unwrap();
+        let message: serde_json::Value = serde_json::from_str(frames[0].text.as_str()).unwrap();
+        assert_eq!(message["event"], "market");
+        assert_eq!(message["data"]["symbols"][0]["price"], 227.41);
+        assert!(hub.market().take_changes(at).is_none(), "taken once");
+        let (_, snapshot) = hub.snapshot();
+        let snapshot: serde_json::Value = serde_json::from_str(snapshot.as_str()).unwrap();
+        let symbols = &snapshot["data"]["market"]["symbols"];
+        assert_eq!(symbols[0]["spark"], serde_json::json!([227.41]));
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::events::{Health, Indicator, Pattern, SessionStopped};
+use crate::market::MarketView;
 use crate::state::{Alert, Change, StreamingSession};
 
 /// A message before it gets its `seq`.
@@ -15,6 +16,8 @@ pub(super) enum Message {
     Change(Change),
     /// `streaming_status`: the status body, serialised.
     Status(String),
+    /// `market`: the symbols changed since the last one, serialised.
+    Market(String),
     /// The hub missed `missed` changes.
     Resync {
         missed: u64,
@@ -37,6 +40,7 @@ impl Message {
                 },
             },
             Message::Status(_) => "streaming_status",
+            Message::Market(_) => "market",
             Message::Resync { .. } => "resync",
         }
     }
@@ -45,7 +49,7 @@ impl Message {
     fn data(&self) -> serde_json::Result<Cow<'_, str>> {
         let change = match self {
             Message::Change(change) => change,
-            Message::Status(body) => return Ok(Cow::Borrowed(body)),
+            Message::Status(body) | Message::Market(body) => return Ok(Cow::Borrowed(body)),
             &Message::Resync { missed } => return json(&Resync { missed }),
         };
         match change {
@@ -122,6 +126,13 @@ pub(super) struct Snapshot<'a, S: Serialize> {
     pub patterns: &'a [Arc<Pattern>],
     pub indicators: &'a [Arc<Indicator>],
     pub alerts: &'a [Arc<Alert>],
+    /// Every symbol of the session, with its sparkline.
+    pub market: &'a MarketView,
+}
+
+/// `data` of `market`: the symbols changed since the last `market` message.
+pub(super) fn market(changes: &MarketView) -> Message {
+    Message::Market(serde_json::to_string(changes).unwrap_or_default())
 }
 
 /// The `snapshot` message, numbered with the last `seq` it includes.

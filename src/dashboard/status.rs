@@ -8,6 +8,7 @@ use super::messages::HealthView;
 use crate::events::fields::serialize_opt_timestamp;
 use crate::events::{Channel, Reason, SessionStopped};
 use crate::feed::FeedStats;
+use crate::market::{MarketStats, MarketTime, market_at};
 use crate::recorder::RecorderStats;
 use crate::state::{ChannelStats, LiveState, StatusView, StreamStatus, StreamingSession};
 
@@ -21,6 +22,8 @@ pub(super) struct StatusBody<'a, S: Serialize> {
     subscriber_stats: SubscriberStats<'a>,
     #[serde(flatten)]
     sections: &'a S,
+    /// The NYSE calendar at `now`.
+    market: MarketTime,
 }
 
 impl<'a, S: Serialize> StatusBody<'a, S> {
@@ -47,6 +50,7 @@ impl<'a, S: Serialize> StatusBody<'a, S> {
                 channels: ChannelsView(live),
             },
             sections,
+            market: market_at(now),
         }
     }
 }
@@ -63,6 +67,8 @@ pub fn status_body(live: &LiveState, now: DateTime<Utc>, sections: &impl Seriali
 pub(super) struct StatusSections<'a> {
     pub market_feed: &'a FeedStats,
     pub recorder: &'a RecorderStats,
+    /// What the market book made of the ticks.
+    pub market_ticks: &'a MarketStats,
 }
 
 #[derive(Serialize)]

@@ -14,6 +14,7 @@ use super::status::{StatusBody, StatusSections, status_body};
 use crate::bus::Link;
 use crate::events::{self, Channel, Event, Reason, Rules};
 use crate::feed::FeedStats;
+use crate::market::{MarketBook, MarketStats};
 use crate::recorder::RecorderStats;
 use crate::state::{Change, Limits, LiveState};
 
@@ -164,16 +165,18 @@ fn live_after_session_life() -> LiveState {
     live
 }
 
-const STATUS: &str = r#"{"status":"offline","session":{"session_id":"s-2","universe":null,"started_at":"2026-01-02T03:04:08.000Z","start_time":"2026-01-02T03:04:08.000Z","symbol_count":null,"status":"active","source":"session_started"},"last_session":{"session_id":"s-1","stopped_at":"2026-01-02T03:04:07.000Z","duration_seconds":null,"total_patterns":3,"total_indicators":1,"final_status":"completed"},"health":{"session_id":"s-2","status":"healthy","active_symbols":null,"ticks_per_second":null,"patterns_detected":null,"indicators_calculated":null,"cpu_percent":null,"memory_usage_mb":null,"errors_count":null,"uptime_seconds":null,"connection_status":null,"data_flow":{"ticks_per_second":null,"bars_per_minute":null,"processing_lag_ms":null},"resource_usage":{"cpu_percent":null,"memory_mb":null,"threads_active":null},"issues":[],"timestamp":"2026-01-02T03:04:04.000Z","age_seconds":2.5},"subscriber_stats":{"connected":false,"reconnects":0,"dropped":0,"channels":{"tickstock:streaming:session_started":{"messages":0,"decode_errors":0,"decode_error_reasons":{},"last_message_at":null},"tickstock:streaming:session_stopped":{"messages":0,"decode_errors":0,"decode_error_reasons":{},"last_message_at":null},"tickstock:streaming:health":{"messages":1,"decode_errors":1,"decode_error_reasons":{"too_large":1},"last_message_at":"2026-01-02T03:04:05.000Z"},"tickstock:patterns:streaming":{"messages":0,"decode_errors":0,"decode_error_reasons":{},"last_message_at":null},"tickstock:patterns:detected":{"messages":0,"decode_errors":0,"decode_error_reasons":{},"last_message_at":null},"tickstock:indicators:streaming":{"messages":0,"decode_errors":0,"decode_error_reasons":{},"last_message_at":null},"tickstock:alerts:indicators":{"messages":0,"decode_errors":0,"decode_error_reasons":{},"last_message_at":null},"tickstock:alerts:critical":{"messages":0,"decode_errors":0,"decode_error_reasons":{},"last_message_at":null}}},"market_feed":{"source":null,"state":"disabled","leader":false,"ticks_received":0,"ticks_forwarded":0,"ticks_dropped":0,"elements_refused":{"malformed":0,"price":0,"range":0,"size":0,"symbol":0,"timestamp":0},"next_attempt_at":null,"detail":null},"recorder":{"store":"memory","pending":0,"written":0,"dropped":0,"rejected":0,"retrying":false,"last_error":null,"last_error_at":null}}"#;
+const STATUS: &str = r#"{"status":"offline","session":{"session_id":"s-2","universe":null,"started_at":"2026-01-02T03:04:08.000Z","start_time":"2026-01-02T03:04:08.000Z","symbol_count":null,"status":"active","source":"session_started"},"last_session":{"session_id":"s-1","stopped_at":"2026-01-02T03:04:07.000Z","duration_seconds":null,"total_patterns":3,"total_indicators":1,"final_status":"completed"},"health":{"session_id":"s-2","status":"healthy","active_symbols":null,"ticks_per_second":null,"patterns_detected":null,"indicators_calculated":null,"cpu_percent":null,"memory_usage_mb":null,"errors_count":null,"uptime_seconds":null,"connection_status":null,"data_flow":{"ticks_per_second":null,"bars_per_minute":null,"processing_lag_ms":null},"resource_usage":{"cpu_percent":null,"memory_mb":null,"threads_active":null},"issues":[],"timestamp":"2026-01-02T03:04:04.000Z","age_seconds":2.5},"subscriber_stats":{"connected":false,"reconnects":0,"dropped":0,"channels":{"tickstock:streaming:session_started":{"messages":0,"decode_errors":0,"decode_error_reasons":{},"last_message_at":null},"tickstock:streaming:session_stopped":{"messages":0,"decode_errors":0,"decode_error_reasons":{},"last_message_at":null},"tickstock:streaming:health":{"messages":1,"decode_errors":1,"decode_error_reasons":{"too_large":1},"last_message_at":"2026-01-02T03:04:05.000Z"},"tickstock:patterns:streaming":{"messages":0,"decode_errors":0,"decode_error_reasons":{},"last_message_at":null},"tickstock:patterns:detected":{"messages":0,"decode_errors":0,"decode_error_reasons":{},"last_message_at":null},"tickstock:indicators:streaming":{"messages":0,"decode_errors":0,"decode_error_reasons":{},"last_message_at":null},"tickstock:alerts:indicators":{"messages":0,"decode_errors":0,"decode_error_reasons":{},"last_message_at":null},"tickstock:alerts:critical":{"messages":0,"decode_errors":0,"decode_error_reasons":{},"last_message_at":null}}},"market_feed":{"source":null,"state":"disabled","leader":false,"ticks_received":0,"ticks_forwarded":0,"ticks_dropped":0,"elements_refused":{"malformed":0,"price":0,"range":0,"size":0,"symbol":0,"timestamp":0},"next_attempt_at":null,"detail":null},"recorder":{"store":"memory","pending":0,"written":0,"dropped":0,"rejected":0,"retrying":false,"last_error":null,"last_error_at":null},"market_ticks":{"connected":false,"dropped":0,"received":0,"applied":0,"refused":{"malformed":0,"price":0,"size":0,"timestamp":0,"symbol":0,"range":0},"over_symbol_limit":0,"symbols":0},"market":{"phase":"closed","holiday":"New Year's Day","early_close":false,"next_open":"2026-01-02T14:30:00.000Z","next_close":"2026-01-02T21:00:00.000Z","at":"2026-01-02T03:04:05.000Z","calendar_known":true}}"#;
 
 #[test]
 fn the_status_body_is_the_one_it_always_was() {
     let live = live_after_session_life();
     let feed = FeedStats::new(None);
     let recorder = RecorderStats::new("memory");
+    let market_ticks = MarketStats::default();
     let sections = StatusSections {
         market_feed: &feed,
         recorder: &recorder,
+        market_ticks: &market_ticks,
     };
     let body = status_body(&live, now(), &sections);
     assert_eq!(body, STATUS);
@@ -188,9 +191,11 @@ fn the_snapshot_is_the_one_it_always_was() {
     let live = live_after_session_life();
     let feed = FeedStats::new(None);
     let recorder = RecorderStats::new("memory");
+    let market_ticks = MarketStats::default();
     let sections = StatusSections {
         market_feed: &feed,
         recorder: &recorder,
+        market_ticks: &market_ticks,
     };
     let view = live.status_view(now());
     let snapshot = messages::snapshot(
@@ -200,6 +205,7 @@ fn the_snapshot_is_the_one_it_always_was() {
             patterns: &live.recent_patterns(50),
             indicators: &live.latest_indicators(),
             alerts: &live.recent_alerts(50),
+            market: &MarketBook::new().symbols(now()),
         },
     );
     let patterns = r#"[{"symbol":"TSLA","pattern_type":"Doji","confidence":0.6,"high_confidence":false,"timestamp":"2026-01-02T03:04:04.000Z","timeframe":null,"bar_data":null,"session_id":null,"metadata":{}},{"symbol":"NVDA","pattern_type":"Engulfing","confidence":0.7,"high_confidence":false,"timestamp":"2026-01-02T03:04:03.000Z","timeframe":null,"bar_data":null,"session_id":null,"metadata":{}},{"symbol":"MSFT","pattern_type":"Hammer","confidence":0.9,"high_confidence":true,"timestamp":"2026-01-02T03:04:03.000Z","timeframe":null,"bar_data":null,"session_id":null,"metadata":{}},{"symbol":"AAPL","pattern_type":"Doji","confidence":0.85,"high_confidence":true,"timestamp":"2026-01-02T03:04:02.000Z","timeframe":null,"bar_data":null,"session_id":null,"metadata":{},"extra_field":1}]"#;
@@ -208,7 +214,7 @@ fn the_snapshot_is_the_one_it_always_was() {
     assert_eq!(
         snapshot,
         format!(
-            r#"{{"seq":13,"event":"snapshot","data":{{"status":{STATUS},"patterns":{patterns},"indicators":{indicators},"alerts":{alerts}}}}}"#
+            r#"{{"seq":13,"event":"snapshot","data":{{"status":{STATUS},"patterns":{patterns},"indicators":{indicators},"alerts":{alerts},"market":{{"session_id":null,"symbols":[]}}}}}}"#
         )
     );
 }

@@ -1,6 +1,6 @@
 //! Persistence: PostgreSQL in production (`DATABASE_URL`), bounded in-memory
-//! buffers in the embedded default. Each domain (users and tokens in
-//! [`accounts`], the streaming [`history`]) has one trait and an
+//! buffers in the embedded default. Each domain (users, tokens and the audit
+//! trail in [`accounts`], the streaming [`history`]) has one trait and an
 //! implementation of each kind; [`Store`] picks the kind once, and every
 //! query answers the same either way.
 
@@ -18,7 +18,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
-use self::accounts::{MemoryAccounts, PostgresAccounts, TokenStore, UserStore};
+use self::accounts::{AuditStore, MemoryAccounts, PostgresAccounts, TokenStore, UserStore};
 use self::history::{HistoryStore, MemoryHistory, PostgresHistory};
 use crate::backoff::Backoff;
 
@@ -65,6 +65,7 @@ pub struct Store {
     postgres: Option<PgPool>,
     users: Arc<dyn UserStore>,
     tokens: Arc<dyn TokenStore>,
+    audit: Arc<dyn AuditStore>,
     history: Arc<dyn HistoryStore>,
 }
 
@@ -91,7 +92,8 @@ impl Store {
         let store = Store {
             postgres: Some(pool.clone()),
             users: accounts.clone(),
-            tokens: accounts,
+            tokens: accounts.clone(),
+            audit: accounts,
             history: Arc::new(PostgresHistory::new(pool)),
         };
         Ok((store, database))
@@ -110,7 +112,8 @@ impl Store {
         Store {
             postgres: None,
             users: accounts.clone(),
-            tokens: accounts,
+            tokens: accounts.clone(),
+            audit: accounts,
             history: Arc::new(MemoryHistory::default()),
         }
     }
@@ -134,6 +137,10 @@ impl Store {
 
     pub fn tokens(&self) -> &dyn TokenStore {
         &*self.tokens
+    }
+
+    pub fn audit(&self) -> &dyn AuditStore {
+        &*self.audit
     }
 
     pub fn history(&self) -> &dyn HistoryStore {

@@ -11,6 +11,7 @@ pub mod identity;
 mod inspector;
 pub mod limits;
 pub mod login_sessions;
+mod market;
 mod pages;
 mod probes;
 pub mod routes;

@@ -9,7 +9,7 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::{MethodRouter, get, post};
 
 use super::access::{Access, Surface};
-use super::{AppState, admin, api, auth, history, inspector, limits, pages, probes, ws};
+use super::{AppState, admin, api, auth, history, inspector, limits, market, pages, probes, ws};
 
 pub struct Route {
     pub method: Method,
@@ -73,6 +73,63 @@ pub fn table() -> Vec<Route> {
             post(admin::add_user),
         ),
         route(
+            Method::POST,
+            "/admin/users/{id}/disable",
+            Admin,
+            Page,
+            post(admin::disable_user),
+        ),
+        route(
+            Method::POST,
+            "/admin/users/{id}/enable",
+            Admin,
+            Page,
+            post(admin::enable_user),
+        ),
+        route(
+            Method::POST,
+            "/admin/users/{id}/delete",
+            Admin,
+            Page,
+            post(admin::delete_user),
+        ),
+        route(
+            Method::POST,
+            "/admin/users/{id}/role",
+            Admin,
+            Page,
+            post(admin::set_role),
+        ),
+        route(
+            Method::POST,
+            "/admin/users/{id}/password",
+            Admin,
+            Page,
+            post(admin::set_password),
+        ),
+        route(
+            Method::GET,
+            "/admin/tokens",
+            Admin,
+            Page,
+            get(admin::tokens),
+        ),
+        route(
+            Method::POST,
+            "/admin/tokens",
+            Admin,
+            Page,
+            post(admin::create_token),
+        ),
+        route(
+            Method::POST,
+            "/admin/tokens/{id}/revoke",
+            Admin,
+            Page,
+            post(admin::revoke_token),
+        ),
+        route(Method::GET, "/admin/audit", Admin, Page, get(admin::audit)),
+        route(
             Method::GET,
             "/admin/sessions",
             Admin,
@@ -135,6 +192,27 @@ pub fn table() -> Vec<Route> {
             User,
             Api,
             get(api::status),
+        ),
+        route(
+            Method::GET,
+            "/streaming/api/market",
+            User,
+            Api,
+            get(market::calendar),
+        ),
+        route(
+            Method::GET,
+            "/streaming/api/market/symbols",
+            User,
+            Api,
+            get(market::symbols),
+        ),
+        route(
+            Method::GET,
+            "/streaming/api/market/candles/{symbol}",
+            User,
+            Api,
+            get(market::candles),
         ),
     ]
 }

@@ -1,5 +1,6 @@
-//! Users and API tokens as they are stored: in PostgreSQL ([`PostgresAccounts`])
-//! or in memory ([`MemoryAccounts`]), behind [`UserStore`] and [`TokenStore`].
+//! Users, API tokens and the audit trail of what admins did to them, as they
+//! are stored: in PostgreSQL ([`PostgresAccounts`]) or in memory
+//! ([`MemoryAccounts`]), behind [`UserStore`], [`TokenStore`] and [`AuditStore`].
 //! What they mean (passwords, lockout, the caches in front, announcing
 //! changes) is the accounts module's concern, which uses these and not the
 //! other way round.
@@ -43,10 +44,16 @@ impl Role {
     }
 
     fn parse(value: &str) -> Self {
+        Self::from_name(value).unwrap_or(Role::User)
+    }
+
+    /// The role of that name (as [`Self::as_str`] spells it), if any.
+    pub fn from_name(value: &str) -> Option<Self> {
         match value {
-            "admin" => Role::Admin,
-            "super" => Role::Super,
-            _ => Role::User,
+            "user" => Some(Role::User),
+            "admin" => Some(Role::Admin),
+            "super" => Some(Role::Super),
+            _ => None,
         }
     }
 }
@@ -61,6 +68,10 @@ pub struct User {
     pub role: Role,
     #[serde(serialize_with = "serialize_timestamp")]
     pub created_at: DateTime<Utc>,
+    /// Since when an admin disabled the user: no login, session or token of
+    /// theirs counts then.
+    #[serde(serialize_with = "serialize_opt_timestamp")]
+    pub disabled_at: Option<DateTime<Utc>>,
     /// What a login session is bound to: the password hash, or (memory
     /// accounts, made again at every start) a keyed digest of the password.
     #[serde(skip)]
@@ -71,6 +82,15 @@ impl User {
     pub fn session_stamp(&self) -> &str {
         &self.session_stamp
     }
+
+    pub fn is_disabled(&self) -> bool {
+        self.disabled_at.is_some()
+    }
+
+    /// An admin who is not disabled: one who can still manage the others.
+    pub fn is_active_admin(&self) -> bool {
+        self.role.is_admin() && !self.is_disabled()
+    }
 }
 
 /// Never shows the hash.
@@ -80,6 +100,7 @@ impl std::fmt::Debug for User {
             .field("id", &self.id)
             .field("username", &self.username)
             .field("role", &self.role)
+            .field("disabled_at", &self.disabled_at)
             .finish_non_exhaustive()
     }
 }
@@ -93,6 +114,41 @@ pub struct NewUser<'a> {
     /// not outlive a restart; PostgreSQL binds them to the stored hash.
     pub session_stamp: &'a str,
     pub role: Role,
+}
+
+/// A change to one user.
+pub enum UserChange<'a> {
+    Role(Role),
+    /// Disabled since then, or enabled (`None`).
+    Disabled(Option<DateTime<Utc>>),
+    /// A new password hash. `session_stamp` is what the memory accounts'
+    /// sessions are bound to from now on (`None` keeps theirs: the same
+    /// password, hashed anew); PostgreSQL binds them to the hash.
+    Password {
+        hash: &'a str,
+        session_stamp: Option<&'a str>,
+    },
+}
+
+/// One line of the audit trail: who did what to which target, and when.
+/// Names are kept as they were, so a deleted user's lines stay readable.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    #[serde(serialize_with = "serialize_timestamp")]
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+}
+
+/// An audit line to add; the store gives it its id and time.
+pub struct NewAuditEntry<'a> {
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub target: &'a str,
+    pub detail: &'a str,
 }
 
 /// What `token list` shows: never the token.
@@ -123,12 +179,15 @@ pub trait UserStore: Send + Sync {
     /// Every user, by id.
     async fn users(&self) -> Result<Vec<User>, StoreError>;
 
-    /// The user as stored now, unless there is none of that id.
-    async fn set_password_hash(
+    /// The user as changed, unless there is none of that id.
+    async fn update_user(
         &self,
         id: i64,
-        password_hash: &str,
+        change: UserChange<'_>,
     ) -> Result<Option<User>, StoreError>;
+
+    /// Whether a user of that id existed; it is gone now, with its tokens.
+    async fn delete_user(&self, id: i64) -> Result<bool, StoreError>;
 }
 
 #[async_trait]
@@ -150,4 +209,16 @@ pub trait TokenStore: Send + Sync {
 
     /// Every token, by id.
     async fn tokens(&self) -> Result<Vec<TokenInfo>, StoreError>;
+}
+
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    async fn record(&self, entry: NewAuditEntry<'_>) -> Result<(), StoreError>;
+
+    /// At most `limit` lines, newest first, older than line `before` when given.
+    async fn audit_page(
+        &self,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
 }

@@ -1,11 +1,15 @@
-//! Users and tokens in the `users` and `api_tokens` tables.
+//! Users, tokens and the audit trail in the `users`, `api_tokens` and
+//! `audit_log` tables.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 
-use super::{DUPLICATE_USER, NewUser, Role, TokenInfo, TokenStore, User, UserStore};
+use super::{
+    AuditEntry, AuditStore, DUPLICATE_USER, NewAuditEntry, NewUser, Role, TokenInfo, TokenStore,
+    User, UserChange, UserStore,
+};
 use crate::store::StoreError;
 
 pub struct PostgresAccounts {
@@ -30,9 +34,29 @@ impl PostgresAccounts {
         .await?;
         Ok(row.as_ref().map(user_from_row).transpose()?)
     }
+
+    /// Sets one column of user `id` to `value`; the user as changed.
+    async fn set_column<T>(
+        &self,
+        id: i64,
+        column: &str,
+        value: T,
+    ) -> Result<Option<User>, StoreError>
+    where
+        T: for<'q> sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send,
+    {
+        let row = sqlx::query(&format!(
+            "UPDATE users SET {column} = $1 WHERE id = $2 RETURNING {USER_COLUMNS}"
+        ))
+        .bind(value)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(user_from_row).transpose()?)
+    }
 }
 
-const USER_COLUMNS: &str = "id, username, email, password_hash, role, created_at";
+const USER_COLUMNS: &str = "id, username, email, password_hash, role, created_at, disabled_at";
 
 /// A session is bound to the stored hash: it changes with the password.
 fn user_from_row(row: &PgRow) -> Result<User, sqlx::Error> {
@@ -45,6 +69,7 @@ fn user_from_row(row: &PgRow) -> Result<User, sqlx::Error> {
         password_hash,
         role: Role::parse(row.try_get::<&str, _>("role")?),
         created_at: row.try_get("created_at")?,
+        disabled_at: row.try_get("disabled_at")?,
     })
 }
 
@@ -93,19 +118,25 @@ impl UserStore for PostgresAccounts {
         Ok(rows.iter().map(user_from_row).collect::<Result<_, _>>()?)
     }
 
-    async fn set_password_hash(
+    async fn update_user(
         &self,
         id: i64,
-        password_hash: &str,
+        change: UserChange<'_>,
     ) -> Result<Option<User>, StoreError> {
-        let row = sqlx::query(&format!(
-            "UPDATE users SET password_hash = $1 WHERE id = $2 RETURNING {USER_COLUMNS}"
-        ))
-        .bind(password_hash)
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.as_ref().map(user_from_row).transpose()?)
+        match change {
+            UserChange::Role(role) => self.set_column(id, "role", role.as_str()).await,
+            UserChange::Disabled(since) => self.set_column(id, "disabled_at", since).await,
+            UserChange::Password { hash, .. } => self.set_column(id, "password_hash", hash).await,
+        }
+    }
+
+    /// Its tokens go with it (`ON DELETE CASCADE`).
+    async fn delete_user(&self, id: i64) -> Result<bool, StoreError> {
+        let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(deleted.rows_affected() == 1)
     }
 }
 
@@ -166,5 +197,47 @@ impl TokenStore for PostgresAccounts {
             })
         };
         Ok(rows.iter().map(info).collect::<Result<_, sqlx::Error>>()?)
+    }
+}
+
+#[async_trait]
+impl AuditStore for PostgresAccounts {
+    async fn record(&self, entry: NewAuditEntry<'_>) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO audit_log (actor, action, target, detail) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(entry.actor)
+        .bind(entry.action)
+        .bind(entry.target)
+        .bind(entry.detail)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn audit_page(
+        &self,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, at, actor, action, target, detail FROM audit_log \
+             WHERE $1::BIGINT IS NULL OR id < $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(before)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        let entry = |row: &PgRow| {
+            Ok(AuditEntry {
+                id: row.try_get("id")?,
+                at: row.try_get("at")?,
+                actor: row.try_get("actor")?,
+                action: row.try_get("action")?,
+                target: row.try_get("target")?,
+                detail: row.try_get("detail")?,
+            })
+        };
+        Ok(rows.iter().map(entry).collect::<Result<_, sqlx::Error>>()?)
     }
 }
