@@ -64,6 +64,7 @@
   const model = {
     lastSeq: null,
     status: null,
+    marketSession: null,
     healthSeenAt: null,
     statusSeenAt: 0,
     socketOpen: false,
@@ -344,6 +345,19 @@
     const tr = event.target.closest('tr[data-symbol]');
     if (tr) openSymbol(tr.dataset.symbol);
   });
+
+  // The market book's session: a new one starts from no prices.
+  function marketSession(sessionId) {
+    if (!sessionId || sessionId === model.marketSession) return;
+    if (model.marketSession) {
+      model.symbols.forEach((r) => {
+        Object.assign(r, { price: null, change: null, change_pct: null, volume: null, ticks_per_min: null, at: null, spark: [] });
+        r.sparkVersion += 1;
+      });
+      mark('watchlist');
+    }
+    model.marketSession = sessionId;
+  }
 
   // One market symbol's figures, from the snapshot or a `market` message.
   function applyMarket(m, withSpark) {
@@ -683,10 +697,11 @@
     let lastBeep = 0;
     let lastNotice = 0;
     let pending = 0;
+    // Critical alerts beep at most every 2 s, patterns every 10 s.
     function beep(high) {
       if (!Settings.get('sound') || !audio) return;
       const now = Date.now();
-      if (now - lastBeep < 2000) return;
+      if (now - lastBeep < (high ? 2000 : 10000)) return;
       lastBeep = now;
       const oscillator = audio.createOscillator();
       const gain = audio.createGain();
@@ -788,7 +803,8 @@
     if (status.session) return `No ${what} yet in this session.`;
     const market = status.market;
     if (market && market.phase !== 'open' && market.next_open) {
-      return `Waiting for TickStockPL's session — the market opens at ${F.clock(market.next_open, F.ET)} ET${market.holiday ? ` (closed today: ${market.holiday})` : ''}.`;
+      const holiday = market.holiday && market.phase === 'closed' ? ` (${market.holiday})` : '';
+      return `Waiting for TickStockPL's session — the market opens at ${F.clock(market.next_open, F.ET)} ET${holiday}.`;
     }
     return `Waiting for TickStockPL's session${market && market.phase === 'open' ? ' — the market is open' : ''}.`;
   }
@@ -798,6 +814,7 @@
     const phase = MARKET_PHASES[market.phase] || String(market.phase);
     const parts = [phase];
     if (market.holiday) parts.push(String(market.holiday));
+    if (market.calendar_known === false) parts.push('holidays unknown this year');
     if (market.phase === 'open' && market.next_close) parts.push(`${market.early_close ? 'early close' : 'closes'} ${F.clock(market.next_close, F.ET)} ET`);
     else if (market.next_open) parts.push(`opens ${F.clock(market.next_open, F.ET)} ET`);
     return parts.join(' · ');
@@ -918,13 +935,18 @@
     if (fromStatusMessage) model.statusSeenAt = Date.now();
     model.healthSeenAt = model.status.health ? Date.now() : null;
     const health = model.status.health;
-    if (health) {
-      recordHealth(health);
-      const at = Date.parse(health.timestamp);
-      if (finite(at) && finite(health.age_seconds)) noteServerTime(new Date(at + health.age_seconds * 1000).toISOString());
-    }
+    if (health) recordHealth(health);
+    // The status says when the server wrote it (its market clock's `at`).
+    if (fromStatusMessage && model.status.market) noteServerTime(model.status.market.at);
     const next = currentSession();
     if (previous && next && previous !== next) startSession();
+    // Empty lists say what they wait for, which this may have changed.
+    const market = model.status.market || {};
+    const waitingFor = `${next}|${market.phase}|${market.next_open}`;
+    if (waitingFor !== model.waitingFor) {
+      model.waitingFor = waitingFor;
+      mark('watchlist', 'indicators', 'patterns', 'alerts');
+    }
     mark('status');
   }
 
@@ -1140,6 +1162,7 @@
     // What a finished session left is not this session's.
     const ours = (item) => !session || !item || !item.session_id || item.session_id === session;
     const market = data.market && Array.isArray(data.market.symbols) ? data.market.symbols : [];
+    if (data.market) marketSession(data.market.session_id);
     market.forEach((m) => applyMarket(m, true));
     [...(data.patterns || [])].reverse().filter(ours).forEach((p) => addPattern(p, false));
     (data.indicators || []).filter(ours).forEach((i) => addIndicator(i, false));
@@ -1183,6 +1206,7 @@
       case 'critical_alert':
         return addAlert(data, true);
       case 'market':
+        marketSession(data.session_id);
         return (Array.isArray(data.symbols) ? data.symbols : []).forEach((m) => applyMarket(m, false));
       case 'resync':
         model.lastSeq = null;

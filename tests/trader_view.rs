@@ -6,8 +6,8 @@
 //! the static assets' compression and ETags. Each view's screenshot is saved
 //! in target/test-output/.
 //!
-//! The tests marked `needs the market module` drive the prices and candles
-//! of the `market` messages: enable them once that module is merged.
+//! The `market_` tests drive the prices and candles of the market book
+//! with ticks published on `tickstock:market:ticks`.
 
 mod common;
 
@@ -121,6 +121,25 @@ async fn the_theme_switch_flips_light_and_dark_and_is_kept() {
     let browser = driver.browser().await;
     sign_in(&browser, &app.base_url, "/dashboard").await;
     wait_text(&browser, "#connection", "live").await;
+    // Empty lists say what they wait for, with the market's hours in ET.
+    let market = app.status().await["market"].clone();
+    let expected = if market["phase"] == "open" {
+        "Waiting for TickStockPL's session — the market is open."
+    } else {
+        "Waiting for TickStockPL's session — the market opens at "
+    };
+    wait_for("the empty state", WAIT, || async {
+        let waiting = text_of(&browser, "#patterns-empty").await?;
+        (waiting.starts_with(expected) && waiting.ends_with('.')).then_some(())
+    })
+    .await;
+    wait_for("the market's phase in the banner", WAIT, || async {
+        text_of(&browser, "#market")
+            .await
+            .filter(|t| t.contains(" ET"))
+            .map(|_| ())
+    })
+    .await;
     let look = "return [document.documentElement.dataset.theme, getComputedStyle(document.body).backgroundColor]";
     let before = js(&browser, look).await;
     assert!(
@@ -643,7 +662,6 @@ fn tick(symbol: &str, price: f64, volume: u64, at: f64) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the market module"]
 async fn market_a_symbols_shown_price_equals_the_last_market_tick_forwarded() {
     let driver = ChromeDriver::start().await;
     let redis = RedisServer::start().await;
@@ -683,7 +701,6 @@ async fn market_a_symbols_shown_price_equals_the_last_market_tick_forwarded() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the market module"]
 async fn market_a_patterns_marker_sits_on_its_candle() {
     let driver = ChromeDriver::start().await;
     let redis = RedisServer::start().await;
