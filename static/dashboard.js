@@ -65,6 +65,11 @@
     lastSeq: null,
     status: null,
     marketSession: null,
+    // Bumped when rows come or go (watch/gridVersion), or values change (watch/gridValues).
+    watchVersion: 0,
+    watchValues: 0,
+    gridVersion: 0,
+    gridValues: 0,
     healthSeenAt: null,
     statusSeenAt: 0,
     socketOpen: false,
@@ -111,6 +116,7 @@
       if (typeof symbol !== 'string' || model.symbols.size >= LIMITS.symbols) return null;
       row = { symbol, price: null, change: null, change_pct: null, volume: null, ticks_per_min: null, at: null, spark: [], sparkVersion: 0, pattern: null, rsi: null, rsiLow: 30, rsiHigh: 70 };
       model.symbols.set(symbol, row);
+      model.watchVersion += 1;
       mark('watchlist');
     }
     return row;
@@ -230,13 +236,38 @@
     });
   }
   // Numbers as numbers, text naturally (SMA_50 before SMA_200); blanks last.
+  // Tickers compare as plain strings: much faster, the same order.
   const natural = new Intl.Collator('en', { numeric: true, sensitivity: 'base' });
-  function compare(a, b, dir) {
+  const plain = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+  const bySymbol = (a, b) => plain(a.symbol, b.symbol);
+  function compare(a, b, dir, text = natural.compare) {
     const blankA = a === null || a === undefined;
     const blankB = b === null || b === undefined;
     if (blankA || blankB) return blankA === blankB ? 0 : blankA ? 1 : -1;
     if (typeof a === 'number' && typeof b === 'number') return (a - b) * dir;
-    return natural.compare(String(a), String(b)) * dir;
+    return text(String(a), String(b)) * dir;
+  }
+
+  // A table's rows in order: sorted again when the rows, the filter or the
+  // sort changed, and (at most once a second, so that rows do not jump on
+  // every tick) when the values sorted or filtered on changed.
+  const RESORT_MS = 1000;
+  function ordered(cache, signature, valuesVersion, byValue, build) {
+    const now = performance.now();
+    const stale = cache.signature !== signature || (byValue && cache.values !== valuesVersion && now - cache.sortedAt >= RESORT_MS);
+    if (stale) {
+      cache.rows = build();
+      cache.signature = signature;
+      cache.values = valuesVersion;
+      cache.sortedAt = now;
+    } else if (byValue && cache.values !== valuesVersion && !cache.timer) {
+      // Sort again once the second is up, even if nothing else changes.
+      cache.timer = setTimeout(() => {
+        cache.timer = 0;
+        cache.redraw();
+      }, RESORT_MS - (now - cache.sortedAt));
+    }
+    return cache.rows;
   }
 
   // --- colours read from the theme ------------------------------------------
@@ -258,10 +289,14 @@
   const rsiClass = (value, low, high) => (!finite(value) ? '' : value < low ? 'lo' : value > high ? 'hi' : 'mid');
   const moveClass = (value) => (!finite(value) || value === 0 ? '' : value > 0 ? 'up' : 'down');
 
+  // The size canvas.spark has in the style sheet: read from there, it would
+  // cost a layout per row.
+  const SPARK_WIDTH = 80;
+  const SPARK_HEIGHT = 20;
   function drawSpark(canvas, points) {
     const dpr = window.devicePixelRatio || 1;
-    const width = canvas.clientWidth || 80;
-    const height = canvas.clientHeight || 20;
+    const width = SPARK_WIDTH;
+    const height = SPARK_HEIGHT;
     if (canvas.width !== Math.round(width * dpr)) canvas.width = Math.round(width * dpr);
     if (canvas.height !== Math.round(height * dpr)) canvas.height = Math.round(height * dpr);
     const g = canvas.getContext('2d');
@@ -288,14 +323,20 @@
     g.stroke();
   }
 
+  const watchOrder = { redraw: () => mark('watchlist') };
   function watchRows() {
     const filter = $('watch-filter').value.trim().toUpperCase();
-    const rows = [];
-    for (const r of model.symbols.values()) {
-      if (!filter || r.symbol.toUpperCase().includes(filter) || (r.pattern && String(r.pattern.pattern_type).toUpperCase().includes(filter))) rows.push(r);
-    }
-    const value = (r) => (watchSort.key === 'pattern' ? r.pattern && r.pattern.pattern_type : r[watchSort.key]);
-    rows.sort((a, b) => compare(value(a), value(b), watchSort.dir) || natural.compare(a.symbol, b.symbol));
+    const signature = `${filter}|${watchSort.key}|${watchSort.dir}|${model.watchVersion}`;
+    const rows = ordered(watchOrder, signature, model.watchValues, watchSort.key !== 'symbol' || filter !== '', () => {
+      const out = [];
+      for (const r of model.symbols.values()) {
+        if (!filter || r.symbol.toUpperCase().includes(filter) || (r.pattern && String(r.pattern.pattern_type).toUpperCase().includes(filter))) out.push(r);
+      }
+      const key = watchSort.key;
+      if (key === 'symbol') return out.sort((a, b) => bySymbol(a, b) * watchSort.dir);
+      const value = (r) => (key === 'pattern' ? r.pattern && r.pattern.pattern_type : r[key]);
+      return out.sort((a, b) => compare(value(a), value(b), watchSort.dir) || bySymbol(a, b));
+    });
     return { rows, filter };
   }
 
@@ -354,6 +395,7 @@
         Object.assign(r, { price: null, change: null, change_pct: null, volume: null, ticks_per_min: null, at: null, spark: [] });
         r.sparkVersion += 1;
       });
+      model.watchValues += 1;
       mark('watchlist');
     }
     model.marketSession = sessionId;
@@ -381,6 +423,7 @@
       }
     }
     r.sparkVersion += 1;
+    model.watchValues += 1;
     noteServerTime(m.at);
     if (SymbolView && SymbolView.current() === m.symbol) SymbolView.onMarket(m, r);
   }
@@ -388,6 +431,7 @@
   // --- indicator grid -----------------------------------------------------------
 
   const indicatorSort = { key: 'symbol', dir: 1 };
+  const gridOrder = { redraw: () => mark('indicators') };
   const FIELD_ORDER = ['upper', 'middle', 'lower', 'macd', 'signal', 'histogram'];
   let columnList = [];
   let columnsChanged = true;
@@ -401,8 +445,10 @@
       if (model.indicators.size >= LIMITS.symbols) return;
       bySymbol = new Map();
       model.indicators.set(i.symbol, bySymbol);
+      model.gridVersion += 1;
     }
     bySymbol.set(i.indicator, i);
+    model.gridValues += 1;
     const fields = i.values && typeof i.values === 'object' ? Object.keys(i.values).filter((k) => finite(i.values[k])) : [];
     const keys = fields.length ? fields.map((f) => [`${i.indicator}.${f}`, f]) : [[i.indicator, null]];
     for (const [key, field] of keys) {
@@ -418,6 +464,7 @@
         const meta = i.metadata || {};
         if (finite(meta.oversold_threshold)) r.rsiLow = meta.oversold_threshold;
         if (finite(meta.overbought_threshold)) r.rsiHigh = meta.overbought_threshold;
+        model.watchValues += 1;
         mark('watchlist');
       }
     } else {
@@ -486,13 +533,17 @@
   renderers.indicators = () => {
     if (columnsChanged) rebuildColumns();
     const filter = $('indicator-filter').value.trim().toUpperCase();
-    const rows = [];
-    for (const [symbol, bySymbol] of model.indicators) {
-      if (!filter || symbol.toUpperCase().includes(filter)) rows.push({ symbol, bySymbol });
-    }
     const key = indicatorSort.key;
-    const sortValue = (r) => (key === 'symbol' ? r.symbol : model.columns.has(key) ? columnValue(r.bySymbol, key) : null);
-    rows.sort((a, b) => compare(sortValue(a), sortValue(b), indicatorSort.dir) || natural.compare(a.symbol, b.symbol));
+    const signature = `${filter}|${key}|${indicatorSort.dir}|${model.gridVersion}`;
+    const rows = ordered(gridOrder, signature, model.gridValues, key !== 'symbol', () => {
+      const out = [];
+      for (const [symbol, values] of model.indicators) {
+        if (!filter || symbol.toUpperCase().includes(filter)) out.push({ symbol, bySymbol: values });
+      }
+      if (key === 'symbol') return out.sort((a, b) => bySymbol(a, b) * indicatorSort.dir);
+      const sortValue = (r) => (model.columns.has(key) ? columnValue(r.bySymbol, key) : null);
+      return out.sort((a, b) => compare(sortValue(a), sortValue(b), indicatorSort.dir) || bySymbol(a, b));
+    });
     grid.render(rows, (slot, r) => {
       slot.tr.dataset.symbol = r.symbol;
       show(slot.cells[0], r.symbol);
@@ -527,6 +578,7 @@
     const r = symbolRow(p.symbol);
     if (r && (!r.pattern || Date.parse(p.timestamp) >= Date.parse(r.pattern.timestamp))) {
       r.pattern = p;
+      model.watchValues += 1;
       mark('watchlist');
     }
     if (live) {
@@ -962,6 +1014,8 @@
       r.pattern = null;
       r.rsi = null;
     });
+    model.gridVersion += 1;
+    model.watchValues += 1;
     mark('patterns', 'alerts', 'indicators', 'watchlist');
   }
 
@@ -1024,7 +1078,7 @@
   renderers.healthChart = () => {
     const canvas = $('health-chart');
     const dpr = window.devicePixelRatio || 1;
-    const width = canvas.clientWidth || 600;
+    const width = healthChartWidth;
     const panel = 70;
     const height = panel * HEALTH_SERIES.length + 24;
     canvas.style.height = `${height}px`;
@@ -1110,6 +1164,13 @@
     }
   };
 
+  // Its width, kept by an observer rather than read (a layout) at each draw.
+  let healthChartWidth = $('health-chart').clientWidth || 600;
+  new ResizeObserver((entries) => {
+    healthChartWidth = Math.round(entries[0].contentRect.width) || healthChartWidth;
+    mark('healthChart');
+  }).observe($('health-chart'));
+
   $('health-chart').addEventListener('mousemove', (event) => {
     const points = model.health;
     if (!points.length) return;
@@ -1155,6 +1216,7 @@
     model.indicators.clear();
     model.columns.clear();
     columnsChanged = true;
+    model.gridVersion += 1;
     model.alerts.clear();
     model.critical.clear();
     setStatus(data.status, true);
