@@ -33,7 +33,12 @@ window.TickStockSymbolView = (() => {
     const ms = Date.parse(t);
     return finite(ms) ? Math.floor(ms / 1000) : null;
   };
-  const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  // The theme's colours, read once per theme (a read costs a style recalculation).
+  let palette = new Map();
+  const css = (name) => {
+    if (!palette.has(name)) palette.set(name, getComputedStyle(document.documentElement).getPropertyValue(name).trim());
+    return palette.get(name);
+  };
   const etTime = (t) => F.clock(new Date(t * 1000));
 
   function chartOptions(height) {
@@ -66,6 +71,7 @@ window.TickStockSymbolView = (() => {
   }
 
   function restyle() {
+    palette = new Map();
     if (!charts) return;
     [['main', 320], ['rsi', 120], ['macd', 120]].forEach(([name, height]) => charts[name].applyOptions(chartOptions(height)));
     charts.candle.applyOptions({ upColor: css('--up'), downColor: css('--down'), wickUpColor: css('--up'), wickDownColor: css('--down') });
@@ -100,8 +106,16 @@ window.TickStockSymbolView = (() => {
     return line;
   }
 
-  // One indicator reading (an event, or a history row reshaped as one).
-  function addReading(indicator, at, value, values, live) {
+  // Lines whose points changed in a batch, set once at its end.
+  const pendingLines = new Set();
+  function flushLines() {
+    pendingLines.forEach(setLine);
+    pendingLines.clear();
+  }
+
+  // One indicator reading (an event, or a history row reshaped as one);
+  // `batch`: the caller sets the lines at the end (flushLines).
+  function addReading(indicator, at, value, values, live, batch) {
     const time = bucket(at);
     if (time === null) return;
     const entries = values && typeof values === 'object' ? Object.entries(values).filter(([, v]) => finite(v)).map(([f, v]) => [`${indicator}.${f}`, v]) : [[indicator, value]];
@@ -111,9 +125,14 @@ window.TickStockSymbolView = (() => {
       if (!line.series) continue;
       const isHistogram = line.field === 'histogram';
       const point = isHistogram ? { time, value: v, color: v >= 0 ? css('--up') : css('--down') } : { time, value: v };
-      const newest = line.points.size ? Math.max(...line.points.keys()) : -Infinity;
+      const newest = line.newest === undefined ? -Infinity : line.newest;
       line.points.set(time, point);
+      line.newest = Math.max(newest, time);
       if (line.points.size > MAX_POINTS) line.points.delete(Math.min(...line.points.keys()));
+      if (batch) {
+        pendingLines.add(line);
+        continue;
+      }
       if (live && time >= newest) {
         try {
           line.series.update(point);
@@ -146,7 +165,8 @@ window.TickStockSymbolView = (() => {
     });
   }
 
-  function addCandle(c, live) {
+  // `batch`: the caller sets the candles at the end (setCandles).
+  function addCandle(c, live, batch) {
     const time = seconds(c.t);
     if (time === null || ![c.o, c.h, c.l, c.c].every(finite)) return;
     const candle = { time, open: c.o, high: c.h, low: c.l, close: c.c, volume: finite(c.v) ? c.v : 0 };
@@ -154,6 +174,7 @@ window.TickStockSymbolView = (() => {
     const newMinute = !candles.has(time);
     candles.set(time, candle);
     if (candles.size > MAX_POINTS) candles.delete(Math.min(...candles.keys()));
+    if (batch) return;
     if (live && time >= newest) {
       try {
         charts.candle.update({ time, open: candle.open, high: candle.high, low: candle.low, close: candle.close });
@@ -176,7 +197,8 @@ window.TickStockSymbolView = (() => {
     setCandles();
   }
 
-  function addMarker(kind, item) {
+  // `batch`: the caller draws the markers at the end (renderMarkers).
+  function addMarker(kind, item, batch) {
     const time = bucket(item.timestamp);
     if (time === null) return;
     const what = kind === 'pattern' ? `${item.pattern_type} ${Math.round((item.confidence || 0) * 100)}%` : `${item.alert_type || 'alert'}${item.severity ? ` (${item.severity})` : ''}`;
@@ -184,7 +206,7 @@ window.TickStockSymbolView = (() => {
     if (markers.has(key)) return;
     markers.set(key, { time, at: item.timestamp, kind, what });
     if (markers.size > MAX_MARKERS) markers.delete(markers.keys().next().value);
-    renderMarkers();
+    if (!batch) renderMarkers();
   }
 
   function renderMarkers() {
@@ -229,7 +251,7 @@ window.TickStockSymbolView = (() => {
       const { status, body } = await getJson(`/streaming/api/market/candles/${path}`);
       if (mine !== generation) return;
       if (body && Array.isArray(body.candles)) {
-        body.candles.forEach((c) => addCandle(c, false));
+        body.candles.forEach((c) => addCandle(c, false, true));
         setCandles();
         // Few candles fill the width badly: those stay at their usual spacing.
         if (body.candles.length >= 40) charts.main.timeScale().fitContent();
@@ -247,7 +269,8 @@ window.TickStockSymbolView = (() => {
         try {
           const { body } = await getJson(`/streaming/api/indicators/${path}?indicator=${encodeURIComponent(name)}&limit=50`);
           if (mine !== generation || !body || !Array.isArray(body.indicators)) return;
-          body.indicators.forEach((r) => addReading(r.indicator, r.calculated_at, r.value, r.metadata && r.metadata.values, false));
+          body.indicators.forEach((r) => addReading(r.indicator, r.calculated_at, r.value, r.metadata && r.metadata.values, false, true));
+          flushLines();
         } catch (error) {
           // No history: the live readings fill the panes.
         }
@@ -256,7 +279,8 @@ window.TickStockSymbolView = (() => {
     try {
       const { body } = await getJson(`/streaming/api/patterns/${path}?limit=100`);
       if (mine === generation && body && Array.isArray(body.patterns)) {
-        body.patterns.forEach((r) => addMarker('pattern', { ...r, timestamp: r.detected_at }));
+        body.patterns.forEach((r) => addMarker('pattern', { ...r, timestamp: r.detected_at }, true));
+        renderMarkers();
       }
     } catch (error) {
       // No history: the live patterns are marked.
@@ -283,9 +307,11 @@ window.TickStockSymbolView = (() => {
     $('symbol-history').href = `/history?symbol=${encodeURIComponent(symbol)}`;
     $('symbol-state').textContent = 'Loading…';
     showPrice(row);
-    (indicators || []).forEach((i) => addReading(i.indicator, i.timestamp, i.value, i.values, false));
-    (patterns || []).forEach((p) => addMarker('pattern', p));
-    (alerts || []).forEach((a) => addMarker('alert', a));
+    (indicators || []).forEach((i) => addReading(i.indicator, i.timestamp, i.value, i.values, false, true));
+    flushLines();
+    (patterns || []).forEach((p) => addMarker('pattern', p, true));
+    (alerts || []).forEach((a) => addMarker('alert', a, true));
+    renderMarkers();
     fill(symbol, generation);
     section.scrollIntoView({ block: 'start' });
   }
