@@ -11,6 +11,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use chrono::{SecondsFormat, Utc};
 use common::browser::{ChromeDriver, screenshot_path, sign_in, text_of, wait_text};
 use common::{Publisher, RedisServer, TestApp, WAIT, wait_for};
@@ -810,5 +812,97 @@ async fn with_the_bus_offline_health_and_feed_are_greyed_with_the_time_they_are_
             .starts_with("Not current: as of ")
     );
     save_screenshot(&browser, "trader-bus-offline.png").await;
+    browser.close().await.unwrap();
+}
+
+/// A child process killed (and reaped) on drop.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The page under seed 004's high-volume scenario (the simulator against
+/// Redis, 5 s bars, 1000+ patterns and 100+ alerts a bar, 600 symbols
+/// ticking): what it keeps stays bounded, and it keeps answering. Long tasks
+/// are printed, never asserted (benchmarks measure timings).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_the_high_volume_scenario_the_page_stays_bounded_and_answers() {
+    let driver = ChromeDriver::start().await;
+    let redis = RedisServer::start().await;
+    let mut config = Config::for_tests();
+    config.bus.redis_url = Some(redis.url().into());
+    config.feed.data_source = Some(tickstock::feed::settings::SourceChoice::Synthetic);
+    config.feed.symbols =
+        tickstock::feed::settings::List((0..500).map(|i| format!("S{i:03}")).collect());
+    config.feed.synthetic_ticks_per_second = 2_000.0;
+    let app = TestApp::spawn(config).await;
+    app.wait_connected().await;
+    let _simulator = KillOnDrop(
+        std::process::Command::new(env!("CARGO_BIN_EXE_tickstock"))
+            .args([
+                "simulate",
+                "--scenario",
+                "high-volume",
+                "--load-symbols",
+                "100",
+            ])
+            .env("REDIS_URL", redis.url())
+            .env("SIM_BAR_SECONDS", "5")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the simulator starts"),
+    );
+    let browser = driver.browser().await;
+    sign_in(&browser, &app.base_url, "/dashboard").await;
+    wait_text(&browser, "#connection", "live").await;
+    js(&browser, "window.longTasks = []; new PerformanceObserver(l => l.getEntries().forEach(e => longTasks.push(Math.round(e.duration)))).observe({type: 'longtask'})").await;
+    // Two bars' bursts at least, with the market's prices.
+    let watched = "return document.querySelectorAll('#watch-rows tr[data-symbol]').length";
+    wait_for("500 symbols and more", Duration::from_secs(60), || async {
+        let count = text_of(&browser, "#watch-count").await?;
+        let symbols: u64 = count.split(' ').next()?.parse().ok()?;
+        (symbols >= 500).then_some(())
+    })
+    .await;
+    let measure = "return {elements: document.getElementsByTagName('*').length, watchRows: document.querySelectorAll('#watch-rows tr').length, \
+        gridRows: document.querySelectorAll('#indicators tr').length, patternRows: document.querySelectorAll('#patterns tr').length, \
+        alertRows: document.querySelectorAll('#indicator-alerts tr').length, heapMb: performance.memory ? performance.memory.usedJSHeapSize / 1e6 : 0, \
+        longTasks: longTasks}";
+    let first = js(&browser, measure).await;
+    let start = tokio::time::Instant::now();
+    let mut last = first.clone();
+    while start.elapsed() < Duration::from_secs(15) {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        last = js(&browser, measure).await;
+        // Only the rows on screen are in the DOM, whatever the universe.
+        assert!(last["watchRows"].as_u64().unwrap() <= 40, "{last}");
+        assert!(last["gridRows"].as_u64().unwrap() <= 40, "{last}");
+        assert!(last["patternRows"].as_u64().unwrap() <= 50, "{last}");
+        assert!(last["alertRows"].as_u64().unwrap() <= 50, "{last}");
+        assert!(last["elements"].as_u64().unwrap() < 3_000, "{last}");
+        assert!(last["heapMb"].as_f64().unwrap() < 100.0, "{last}");
+    }
+    println!("high volume: at first {first}\nhigh volume: 15 s later {last}");
+    assert!(js(&browser, watched).await.as_u64().unwrap() > 0);
+    // A typed filter is applied.
+    browser
+        .find(Locator::Css("#watch-filter"))
+        .await
+        .unwrap()
+        .send_keys("S42")
+        .await
+        .unwrap();
+    wait_for("the filtered watchlist", WAIT, || async {
+        let rows = js(&browser, "return [...document.querySelectorAll('#watch-rows tr[data-symbol]')].map(r => r.dataset.symbol)").await;
+        let rows = rows.as_array()?.clone();
+        (!rows.is_empty() && rows.iter().all(|s| s.as_str().is_some_and(|s| s.contains("S42")))).then_some(())
+    })
+    .await;
+    save_screenshot(&browser, "trader-high-volume.png").await;
     browser.close().await.unwrap();
 }
