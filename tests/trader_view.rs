@@ -906,3 +906,110 @@ async fn under_the_high_volume_scenario_the_page_stays_bounded_and_answers() {
     save_screenshot(&browser, "trader-high-volume.png").await;
     browser.close().await.unwrap();
 }
+
+fn session_started(session_id: &str) -> Value {
+    json!({"type": "streaming_session_started", "session": {"session_id": session_id, "universe": "market_leaders:top_500",
+        "started_at": now(), "symbol_count": 500, "status": "active"}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_say_when_nothing_matched_and_a_new_session_starts_with_empty_lists() {
+    let driver = ChromeDriver::start().await;
+    let redis = RedisServer::start().await;
+    let (app, browser, mut publisher) = live_page(&driver, &redis).await;
+    let first = "f444e96f-1b50-4766-b98d-02921a9b5b57";
+    publish(
+        &app,
+        &mut publisher,
+        "tickstock:streaming:session_started",
+        session_started(first),
+    )
+    .await;
+    wait_text(&browser, "#session-id", first).await;
+    publish(
+        &app,
+        &mut publisher,
+        PATTERNS,
+        json!({"type": "streaming_pattern", "detection": {"symbol": "NVDA",
+        "pattern_type": "Doji", "confidence": 0.85, "timestamp": now(), "session_id": first}}),
+    )
+    .await;
+    publish_indicators(&app, &mut publisher, "NVDA", 50.0).await;
+    wait_for("the pattern row", WAIT, || async {
+        text_of(&browser, "#patterns")
+            .await
+            .filter(|t| t.contains("Doji"))
+            .map(|_| ())
+    })
+    .await;
+
+    // A filter that matches nothing here or in the history says so.
+    browser
+        .find(Locator::Css("#pattern-filter"))
+        .await
+        .unwrap()
+        .send_keys("QQQ")
+        .await
+        .unwrap();
+    wait_text(
+        &browser,
+        "#patterns-empty",
+        "No pattern matches “QQQ”, here or in the history.",
+    )
+    .await;
+    browser
+        .find(Locator::Css("#indicator-filter"))
+        .await
+        .unwrap()
+        .send_keys("QQQ")
+        .await
+        .unwrap();
+    wait_text(&browser, "#indicator-empty", "No symbol matches “QQQ”.").await;
+    browser
+        .find(Locator::Css("#pattern-filter"))
+        .await
+        .unwrap()
+        .clear()
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Css("#indicator-filter"))
+        .await
+        .unwrap()
+        .clear()
+        .await
+        .unwrap();
+    js(&browser, "document.getElementById('pattern-filter').dispatchEvent(new Event('input')); document.getElementById('indicator-filter').dispatchEvent(new Event('input'))").await;
+    wait_for("the rows again", WAIT, || async {
+        text_of(&browser, "#patterns")
+            .await
+            .filter(|t| t.contains("Doji"))
+            .map(|_| ())
+    })
+    .await;
+
+    // The next session's lists do not show the last one's events.
+    let second = "0c7d5e0e-8f43-4c43-9a8e-1b2f3c4d5e6f";
+    publish(
+        &app,
+        &mut publisher,
+        "tickstock:streaming:session_started",
+        session_started(second),
+    )
+    .await;
+    wait_text(&browser, "#session-id", second).await;
+    wait_text(
+        &browser,
+        "#patterns-empty",
+        "No patterns yet in this session.",
+    )
+    .await;
+    wait_text(
+        &browser,
+        "#indicator-empty",
+        "No indicators yet in this session.",
+    )
+    .await;
+    assert_eq!(text_of(&browser, "#patterns").await.as_deref(), Some(""));
+    browser.close().await.unwrap();
+}
