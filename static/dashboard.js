@@ -161,6 +161,10 @@
     const text = value === null || value === undefined || value === '' ? '—' : String(value);
     if (element.textContent !== text) element.textContent = text;
   }
+  // A label that may be empty (no dash for nothing).
+  function label(element, text) {
+    if (element.textContent !== text) element.textContent = text;
+  }
   function setClass(element, className) {
     if (element.className !== className) element.className = className;
   }
@@ -621,7 +625,7 @@
 
   renderers.patterns = () => {
     const paused = Settings.get('pause');
-    show($('patterns-paused'), paused ? `paused${model.patternsUnseen ? ` · ${model.patternsUnseen} new` : ''}` : '');
+    label($('patterns-paused'), paused ? `paused${model.patternsUnseen ? ` · ${model.patternsUnseen} new` : ''}` : '');
     if (paused && $('patterns').childElementCount > 0) return;
     const filter = $('pattern-filter').value.trim().toUpperCase();
     let shown = model.patterns.newest(LIMITS.patternRows, patternMatches(filter));
@@ -687,7 +691,7 @@
 
   renderers.alerts = () => {
     const paused = Settings.get('pause');
-    show($('alerts-paused'), paused ? `paused${model.alertsUnseen ? ` · ${model.alertsUnseen} new` : ''}` : '');
+    label($('alerts-paused'), paused ? `paused${model.alertsUnseen ? ` · ${model.alertsUnseen} new` : ''}` : '');
     if (paused && $('indicator-alerts').childElementCount > 0) return;
     const shown = model.alerts.newest(LIMITS.alertRows);
     $('indicator-alerts').replaceChildren(
@@ -1080,7 +1084,8 @@
     const dpr = window.devicePixelRatio || 1;
     const width = healthChartWidth;
     const panel = 70;
-    const height = panel * HEALTH_SERIES.length + 24;
+    const points = model.health;
+    const height = points.length ? panel * HEALTH_SERIES.length + 24 : 40;
     canvas.style.height = `${height}px`;
     if (canvas.width !== Math.round(width * dpr)) canvas.width = Math.round(width * dpr);
     if (canvas.height !== Math.round(height * dpr)) canvas.height = Math.round(height * dpr);
@@ -1088,7 +1093,6 @@
     if (!g) return;
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
     g.clearRect(0, 0, width, height);
-    const points = model.health;
     const left = 56;
     const right = width - 8;
     g.font = '11px system-ui, sans-serif';

@@ -493,6 +493,11 @@ async fn the_indicator_grid_has_a_row_per_symbol_with_every_value() {
         (symbols == ["AAPL", "NVDA", "MSFT"]).then_some(())
     })
     .await;
+    js(
+        &browser,
+        "document.getElementById('indicator-card').scrollIntoView()",
+    )
+    .await;
     save_screenshot(&browser, "trader-indicator-grid.png").await;
 
     // The watchlist has the same symbols, each with its RSI badge.
@@ -913,7 +918,8 @@ fn session_started(session_id: &str) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn filters_say_when_nothing_matched_and_a_new_session_starts_with_empty_lists() {
+async fn filters_say_when_nothing_matched_the_pause_holds_the_lists_and_a_new_session_starts_empty()
+{
     let driver = ChromeDriver::start().await;
     let redis = RedisServer::start().await;
     let (app, browser, mut publisher) = live_page(&driver, &redis).await;
@@ -987,6 +993,62 @@ async fn filters_say_when_nothing_matched_and_a_new_session_starts_with_empty_li
             .map(|_| ())
     })
     .await;
+
+    // Paused, the list stands still and counts what came; the setting is kept.
+    browser
+        .find(Locator::Css("#settings summary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Css("#setting-pause"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&browser, "#patterns-paused", "paused").await;
+    publish(
+        &app,
+        &mut publisher,
+        PATTERNS,
+        json!({"type": "streaming_pattern", "detection": {"symbol": "AMD",
+        "pattern_type": "Hammer", "confidence": 0.7, "timestamp": now(), "session_id": first}}),
+    )
+    .await;
+    wait_text(&browser, "#patterns-paused", "paused · 1 new").await;
+    assert!(
+        !text_of(&browser, "#patterns")
+            .await
+            .unwrap()
+            .contains("Hammer")
+    );
+    let kept = js(
+        &browser,
+        "return JSON.parse(localStorage.getItem('tickstock.settings')).pause",
+    )
+    .await;
+    assert_eq!(kept, true);
+    browser
+        .find(Locator::Css("#setting-pause"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for("the list to move again", WAIT, || async {
+        text_of(&browser, "#patterns")
+            .await
+            .filter(|t| t.contains("Hammer"))
+            .map(|_| ())
+    })
+    .await;
+    assert_eq!(
+        text_of(&browser, "#patterns-paused").await.as_deref(),
+        Some("")
+    );
 
     // The next session's lists do not show the last one's events.
     let second = "0c7d5e0e-8f43-4c43-9a8e-1b2f3c4d5e6f";
