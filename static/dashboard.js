@@ -428,7 +428,6 @@
     }
     r.sparkVersion += 1;
     model.watchValues += 1;
-    noteServerTime(m.at);
     if (SymbolView && SymbolView.current() === m.symbol) SymbolView.onMarket(m, r);
   }
 
@@ -963,7 +962,9 @@
     else TickStockLive.setConnection('live', 'live');
   }
 
-  // A server timestamp just received: how far the page lags the server.
+  // The server's clock as a message just received gives it (the status's
+  // `market.at`; tick and health times are the exchange's and TickStockPL's
+  // clocks): how far the page lags the server.
   function noteServerTime(iso) {
     const at = Date.parse(iso);
     if (!finite(at)) return;
@@ -1259,7 +1260,6 @@
         const next = { ...status, health: data.health };
         if (data.session) next.session = data.session;
         if (next.session && (status.status === 'stale' || status.status === 'idle')) next.status = 'online';
-        if (data.health) noteServerTime(data.health.timestamp);
         return setStatus(next);
       }
       case 'streaming_pattern':

@@ -191,3 +191,45 @@ pub async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
         (common, [content_type], asset.body).into_response()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(name: header::HeaderName, value: &'static str) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        map.insert(name, HeaderValue::from_static(value));
+        map
+    }
+
+    #[test]
+    fn gzip_is_accepted_unless_refused_with_q_0() {
+        let accepts = |value| accepts_gzip(&headers(header::ACCEPT_ENCODING, value));
+        assert!(accepts("gzip"));
+        assert!(accepts("br, GZIP;q=0.5"));
+        assert!(accepts("*"));
+        assert!(!accepts("gzip;q=0"));
+        assert!(!accepts("br, deflate"));
+        assert!(!accepts("identity"));
+        assert!(!accepts_gzip(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn if_none_match_names_the_tag_weakly_or_is_a_star() {
+        let tag = HeaderValue::from_static("\"abc\"");
+        let matches = |value| not_modified(&headers(header::IF_NONE_MATCH, value), &tag);
+        assert!(matches("\"abc\""));
+        assert!(matches("\"x\", W/\"abc\""));
+        assert!(matches("*"));
+        assert!(!matches("\"abcd\""));
+        assert!(!not_modified(&HeaderMap::new(), &tag));
+    }
+
+    #[test]
+    fn every_asset_is_prepared_with_a_distinct_tag_per_encoding() {
+        for (name, asset) in PREPARED.iter() {
+            assert!(!asset.gzip.is_empty(), "{name}");
+            assert_ne!(asset.etag, asset.gzip_etag, "{name}");
+        }
+    }
+}
