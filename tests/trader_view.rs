@@ -776,7 +776,8 @@ async fn market_a_patterns_marker_sits_on_its_candle() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_the_bus_offline_health_and_feed_are_greyed_with_the_time_they_are_from() {
+async fn health_shows_values_on_hover_and_with_the_bus_offline_is_greyed_with_the_time_it_is_from()
+{
     let driver = ChromeDriver::start().await;
     let mut redis = RedisServer::start().await;
     let (app, browser, mut publisher) = live_page(&driver, &redis).await;
@@ -795,6 +796,34 @@ async fn with_the_bus_offline_health_and_feed_are_greyed_with_the_time_they_are_
         issues.contains("reported WARNING without listing its issues"),
         "{issues}"
     );
+    // The health chart gives a report's values on hover, its time in ET, or
+    // in the browser's zone by the setting.
+    js(&browser, "const c = document.getElementById('health-chart'); const r = c.getBoundingClientRect(); \
+        c.dispatchEvent(new MouseEvent('mousemove', {clientX: r.right - 10, clientY: r.top + 20, bubbles: true}))").await;
+    wait_for("the values on hover", WAIT, || async {
+        let hover = text_of(&browser, "#health-hover").await?;
+        (hover.contains(" ET · Ticks 20.0 /s")).then_some(())
+    })
+    .await;
+    browser
+        .find(Locator::Css("#settings summary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Css("#setting-zone option[value=local]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for("the times in the browser's zone", WAIT, || async {
+        let hover = text_of(&browser, "#health-hover").await?;
+        (hover.contains(" local · Ticks 20.0 /s")).then_some(())
+    })
+    .await;
     let greyed = "return [document.getElementById('health-card').classList.contains('not-current'), \
                   document.getElementById('feed-card').classList.contains('not-current')]";
     assert_eq!(js(&browser, greyed).await, json!([false, false]));
