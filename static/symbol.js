@@ -39,7 +39,8 @@ window.TickStockSymbolView = (() => {
     if (!palette.has(name)) palette.set(name, getComputedStyle(document.documentElement).getPropertyValue(name).trim());
     return palette.get(name);
   };
-  const etTime = (t) => F.clock(new Date(t * 1000));
+  // A bar's time (seconds) as the page writes times: ET or local, by the setting.
+  const barTime = (t) => F.clock(new Date(t * 1000));
 
   function chartOptions(height) {
     return {
@@ -48,8 +49,8 @@ window.TickStockSymbolView = (() => {
       layout: { background: { type: 'solid', color: css('--panel') }, textColor: css('--muted'), attributionLogo: false },
       grid: { vertLines: { color: css('--line') }, horzLines: { color: css('--line') } },
       rightPriceScale: { borderColor: css('--line'), minimumWidth: 72 },
-      timeScale: { borderColor: css('--line'), barSpacing: 8, rightOffset: 4, timeVisible: true, secondsVisible: false, tickMarkFormatter: (t) => etTime(t) },
-      localization: { timeFormatter: (t) => `${etTime(t)} ${F.zoneLabel()}` },
+      timeScale: { borderColor: css('--line'), barSpacing: 8, rightOffset: 4, timeVisible: true, secondsVisible: false, tickMarkFormatter: (t) => barTime(t) },
+      localization: { timeFormatter: (t) => `${barTime(t)} ${F.zoneLabel()}` },
       crosshair: { mode: 0 },
     };
   }
@@ -65,7 +66,14 @@ window.TickStockSymbolView = (() => {
     // The panes hold a (blank) point at every candle's time, so that the
     // same logical range shows the same bars: they follow the main chart.
     main.timeScale().subscribeVisibleLogicalRangeChange((range) => {
-      if (range) [rsi, macd].forEach((pane) => pane.timeScale().setVisibleLogicalRange(range));
+      if (!range) return;
+      [rsi, macd].forEach((pane) => {
+        try {
+          pane.timeScale().setVisibleLogicalRange(range);
+        } catch (error) {
+          // A pane without points yet has no range to follow.
+        }
+      });
     });
     charts = { main, rsi, macd, candle, volume };
   }
@@ -221,7 +229,7 @@ window.TickStockSymbolView = (() => {
     const rows = sorted.slice(-50).reverse().map((m) => {
       const tr = document.createElement('tr');
       tr.className = `marker-${m.kind}`;
-      [etTime(m.time), F.time(m.at), m.kind, m.what].forEach((text) => {
+      [barTime(m.time), F.time(m.at), m.kind, m.what].forEach((text) => {
         const td = document.createElement('td');
         td.textContent = text === null || text === undefined ? '—' : String(text);
         tr.appendChild(td);
