@@ -18,6 +18,7 @@
     alertRows: 50,
     critical: 100,
     symbols: 3000,
+    columns: 60, // indicator values in the grid
     health: 2000,
     spark: 36, // 10-s closes: the last 6 minutes
     acknowledged: 200,
@@ -443,6 +444,18 @@
 
   function addIndicator(i, live) {
     if (!i || typeof i.symbol !== 'string' || typeof i.indicator !== 'string') return;
+    const fields = i.values && typeof i.values === 'object' ? Object.keys(i.values).filter((k) => finite(i.values[k])) : [];
+    const keys = fields.length ? fields.map((f) => [`${i.indicator}.${f}`, f]) : [[i.indicator, null]];
+    let shown = false;
+    for (const [key, field] of keys) {
+      if (!model.columns.has(key) && model.columns.size < LIMITS.columns) {
+        model.columns.set(key, { name: i.indicator, field });
+        columnsChanged = true;
+      }
+      shown = shown || model.columns.has(key);
+    }
+    // Beyond the grid's columns an indicator is not kept (nothing would show it).
+    if (!shown) return;
     let bySymbol = model.indicators.get(i.symbol);
     if (!bySymbol) {
       if (model.indicators.size >= LIMITS.symbols) return;
@@ -452,14 +465,6 @@
     }
     bySymbol.set(i.indicator, i);
     model.gridValues += 1;
-    const fields = i.values && typeof i.values === 'object' ? Object.keys(i.values).filter((k) => finite(i.values[k])) : [];
-    const keys = fields.length ? fields.map((f) => [`${i.indicator}.${f}`, f]) : [[i.indicator, null]];
-    for (const [key, field] of keys) {
-      if (!model.columns.has(key) && model.columns.size < 60) {
-        model.columns.set(key, { name: i.indicator, field });
-        columnsChanged = true;
-      }
-    }
     if (i.indicator.toUpperCase().startsWith('RSI') && finite(i.value)) {
       const r = symbolRow(i.symbol);
       if (r) {
@@ -728,6 +733,7 @@
   };
   $('attention-ack').addEventListener('click', () => {
     openCritical().forEach((a) => model.acknowledged.add(criticalKey(a)));
+    if (model.acknowledged.size > LIMITS.acknowledged) model.acknowledged = new Set([...model.acknowledged].slice(-LIMITS.acknowledged));
     saveAcknowledged();
     mark('attention');
     updateTitle();

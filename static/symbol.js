@@ -12,6 +12,7 @@ window.TickStockSymbolView = (() => {
   const $ = (id) => document.getElementById(id);
   const MAX_POINTS = 2000;
   const MAX_MARKERS = 300;
+  const MAX_LINES = 40;
   const SERIES_COLOURS = ['#d29922', '#a371f7', '#58a6ff', '#db61a2', '#3fb9a0'];
 
   let current = null;
@@ -89,6 +90,8 @@ window.TickStockSymbolView = (() => {
   // The series of `key` (`RSI`, `SMA_20`, `BB.upper`, `MACD.histogram`...), made on first use.
   function lineFor(key) {
     if (lines.has(key)) return lines.get(key);
+    // Names beyond a chart's worth are not drawn (nor kept).
+    if (lines.size >= MAX_LINES) return { series: null };
     const [name, field] = key.split('.');
     const upper = name.toUpperCase();
     let series = null;
