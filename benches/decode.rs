@@ -87,7 +87,8 @@ fn decoding(c: &mut Criterion) {
 
 /// The subscriber exactly as `app.rs` wires it for the embedded default:
 /// the decoding rules, the recorder (in-memory history), the conformance
-/// watch and the push hub, on a runtime with a worker per core. As in the
+/// watch, the publish-to-state latency histogram and the push hub, on a
+/// runtime with a worker per core. As in the
 /// server, the subscriber runs in a task on one worker and the recorder's
 /// writer, the hub and the inspector beside it; the time is the
 /// subscriber's, per message.
@@ -113,7 +114,8 @@ fn as_wired(c: &mut Criterion) {
         let subscriber = Subscriber::new(live)
             .with_rules(rules)
             .with_recorder(recorder)
-            .with_conformance(conformance);
+            .with_conformance(conformance)
+            .with_latency(tickstock::metrics::PublishLatency::default());
         let subscriber = Arc::new(Mutex::new(subscriber));
         let message = Arc::new(accepted(bus_message(channel, message), now));
         group.bench_function(name, |b| {

@@ -20,6 +20,7 @@ use crate::feed::{self, FeedStats, Source};
 use crate::recorder::{self, Recorder};
 use crate::state::{Limits, LiveState};
 use crate::store::current_session::SessionKeeper;
+use crate::store::history::retention;
 use crate::store::{Database, DatabaseStatus, Store};
 use crate::subscriber::Subscriber;
 use crate::supervise::{Restart, Supervisor};
@@ -142,6 +143,13 @@ impl Application {
             &supervisor,
             &shutdown,
         );
+        retention::start(
+            store.clone(),
+            config.database.history_retention_days,
+            recorder.stats().retention(),
+            &supervisor,
+            &shutdown,
+        );
         // A database that is down would only make start-up wait to fail.
         if database_status.available() {
             recorder::restore_session(&session_keeper, &live).await;
@@ -149,10 +157,12 @@ impl Application {
         let rules = config.events.rules();
         let conformance = Arc::new(Conformance::new(live.clone(), chrono::Utc::now(), rules));
         conformance.start(&supervisor, &shutdown);
+        let publish_latency = crate::metrics::PublishLatency::default();
         let subscriber = Subscriber::new(live.clone())
             .with_rules(rules)
             .with_recorder(recorder.clone())
-            .with_conformance(conformance.clone());
+            .with_conformance(conformance.clone())
+            .with_latency(publish_latency.clone());
         // Kept across restarts: the messages queued meanwhile are not lost.
         let subscriber = Arc::new(tokio::sync::Mutex::new((subscriber, subscription.messages)));
         supervisor.spawn("subscriber", Restart::Always, shutdown.clone(), move || {
@@ -198,10 +208,14 @@ impl Application {
             listener,
             state: AppState {
                 metrics: Arc::new(crate::metrics::registry(
-                    live.clone(),
-                    feed.clone(),
-                    recorder.stats(),
-                    supervisor.clone(),
+                    crate::metrics::Sources {
+                        live: live.clone(),
+                        feed: feed.clone(),
+                        recorder: recorder.stats(),
+                        supervisor: supervisor.clone(),
+                        hub: hub.clone(),
+                    },
+                    &publish_latency,
                 )),
                 live,
                 feed,

@@ -1,5 +1,7 @@
 //! The `tickstock` command line (CONTRACT §7).
 
+pub mod progress;
+
 use crate::accounts::commands::{TokenCommand, UserCommand};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,10 +12,18 @@ use crate::config::Config;
 use crate::conformance::{self, report::Format};
 use crate::sim::{self, Fault, Plan, Scenario};
 
+/// `--version`: the crate's version and the git revision it was built from.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("TICKSTOCK_GIT_REV"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "tickstock",
-    version,
+    version = VERSION,
     about = "TickStock: Live Streaming backend and dashboard"
 )]
 pub struct Cli {
@@ -236,6 +246,7 @@ mod tests {
             ("TickStockPL events:", "HEALTH_STALE_SECONDS"),
             ("Market feed:", "DATA_SOURCE"),
             ("Built-in TickStockPL simulator:", "SIM_BAR_SECONDS"),
+            ("Logs:", "LOG_FORMAT"),
         ];
         let at = |text: &str| help.find(text).unwrap_or_else(|| panic!("{text}: {help}"));
         // In this order, each variable after its heading and before the next.
@@ -248,6 +259,29 @@ mod tests {
             );
             previous = variable_at;
         }
+    }
+
+    #[test]
+    fn the_version_names_the_git_revision() {
+        use clap::CommandFactory;
+        let version = Cli::command().render_version();
+        let revision = env!("TICKSTOCK_GIT_REV");
+        assert!(!revision.is_empty());
+        assert_eq!(
+            version.trim(),
+            format!("tickstock {} ({revision})", env!("CARGO_PKG_VERSION"))
+        );
+    }
+
+    #[test]
+    fn a_bad_log_format_is_refused_naming_the_variable() {
+        let error = parse(&["--log-format", "yaml"]).unwrap_err().to_string();
+        assert!(error.contains("LOG_FORMAT"), "{error}");
+        let json = parse(&["--log-format", "json"]).unwrap();
+        assert_eq!(
+            json.config.telemetry.log_format,
+            crate::telemetry::LogFormat::Json
+        );
     }
 
     #[test]

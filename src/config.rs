@@ -16,6 +16,7 @@ use crate::feed::settings::{FeedConfig, SourceChoice};
 use crate::sim::settings::SimConfig;
 use crate::sim::{self, Plan, Scenario};
 use crate::store::settings::DatabaseConfig;
+use crate::telemetry::TelemetryConfig;
 use crate::web::settings::{LoginConfig, ServerConfig};
 
 /// The bootstrap admin's password in `Config::for_tests`.
@@ -37,6 +38,8 @@ pub struct Config {
     pub feed: FeedConfig,
     #[command(flatten)]
     pub sim: SimConfig,
+    #[command(flatten)]
+    pub telemetry: TelemetryConfig,
 }
 
 impl Config {

@@ -6,12 +6,13 @@ use clap::Parser;
 use secrecy::ExposeSecret;
 use tickstock::app::Application;
 use tickstock::bus::Bus;
-use tickstock::cli::{Cli, Command, PublishArgs, SimulateArgs, VerifyArgs};
+use tickstock::cli::{Cli, Command, PublishArgs, SimulateArgs, VerifyArgs, progress};
 use tickstock::config::Config;
 use tickstock::conformance;
 use tickstock::conformance::report::{Origin, Report};
 use tickstock::conformance::tables::Tables;
 use tickstock::conformance::tally::Tally;
+use tickstock::events::Channel;
 use tickstock::sim;
 use tokio_util::sync::CancellationToken;
 
@@ -31,7 +32,7 @@ async fn main() -> ExitCode {
     let command = cli.command.unwrap_or(Command::Serve);
     // verify logs nothing: its report (and what went wrong on the way) is its whole output.
     if !matches!(command, Command::Verify(_))
-        && let Err(message) = tickstock::telemetry::init()
+        && let Err(message) = tickstock::telemetry::init(&cli.config.telemetry)
     {
         eprintln!("error: {message}");
         return ExitCode::FAILURE;
@@ -133,10 +134,17 @@ async fn verify(config: Config, args: VerifyArgs) -> anyhow::Result<ExitCode> {
         args.minutes.as_secs_f64()
     );
     let tally = Tally::new(Utc::now());
+    let counted = || {
+        Channel::ALL
+            .map(|channel| tally.messages(channel))
+            .iter()
+            .sum()
+    };
     let window = async {
         tokio::select! {
             _ = tokio::time::sleep(args.minutes) => {}
             _ = shutdown_signal() => {}
+            _ = progress::show(args.minutes, counted) => {}
         }
     };
     conformance::tally_until(&mut subscription.messages, &tally, window).await;

@@ -28,6 +28,7 @@ use crate::events::fields::serialize_opt_timestamp;
 use crate::state::LiveState;
 use crate::store::Store;
 use crate::store::current_session::{RedisSessionKey, SessionKeeper};
+use crate::store::history::retention::RetentionStats;
 use crate::store::history::{Batch, Record};
 use crate::supervise::{Restart, Supervisor};
 
@@ -75,6 +76,8 @@ pub struct RecorderStats {
     last_error: Mutex<Option<(String, DateTime<Utc>)>>,
     /// The last write, or the end of the last idle wait.
     progressed_at: Mutex<Instant>,
+    /// What retention deleted (see `store::history::retention`).
+    retention: Arc<RetentionStats>,
 }
 
 impl Recorder {
@@ -386,7 +389,12 @@ impl RecorderStats {
             retrying: AtomicBool::new(false),
             last_error: Mutex::new(None),
             progressed_at: Mutex::new(Instant::now()),
+            retention: Arc::default(),
         }
+    }
+
+    pub fn retention(&self) -> Arc<RetentionStats> {
+        self.retention.clone()
     }
 
     /// Records handed over and not yet written.
@@ -469,6 +477,8 @@ impl Serialize for RecorderStats {
             last_error: Option<&'a str>,
             #[serde(serialize_with = "serialize_opt_timestamp")]
             last_error_at: Option<DateTime<Utc>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            retention: Option<&'a RetentionStats>,
         }
         let last_error = self.last_error.lock();
         View {
@@ -480,6 +490,7 @@ impl Serialize for RecorderStats {
             retrying: self.retrying(),
             last_error: last_error.as_ref().map(|(error, _)| error.as_str()),
             last_error_at: last_error.as_ref().map(|(_, at)| *at),
+            retention: Some(&*self.retention).filter(|r| r.configured()),
         }
         .serialize(s)
     }

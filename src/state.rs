@@ -449,6 +449,13 @@ impl LiveState {
             .map(|s| StreamingSession::clone(&s.value))
     }
 
+    /// The current session's id: cheaper than `session` for a caller that
+    /// only follows which session it is.
+    pub fn session_id(&self) -> Option<String> {
+        let inner = self.inner.read();
+        inner.session.as_ref().map(|s| s.value.session_id.clone())
+    }
+
     pub fn last_stopped(&self) -> Option<SessionStopped> {
         let inner = self.inner.read();
         inner.last_stopped.as_deref().cloned()

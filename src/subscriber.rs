@@ -14,6 +14,7 @@ use tracing::{debug, info, warn};
 use crate::bus::BusMessage;
 use crate::conformance::Conformance;
 use crate::events::{self, Channel, DecodeError, Event, Rules};
+use crate::metrics::PublishLatency;
 use crate::recorder::Recorder;
 use crate::state::LiveState;
 
@@ -29,6 +30,8 @@ pub struct Subscriber {
     recorder: Option<Recorder>,
     /// Measures every message against seed 004 (report, inspector).
     conformance: Option<Arc<Conformance>>,
+    /// Measures each event from its own timestamp to its change of the state.
+    latency: Option<PublishLatency>,
     warnings: [WarnWindow; 8],
 }
 
@@ -45,6 +48,7 @@ impl Subscriber {
             rules: Rules::default(),
             recorder: None,
             conformance: None,
+            latency: None,
             warnings: [WarnWindow::default(); 8],
         }
     }
@@ -64,6 +68,12 @@ impl Subscriber {
     /// Shows every message, decoded or not, to the conformance watch as well.
     pub fn with_conformance(mut self, conformance: Arc<Conformance>) -> Self {
         self.conformance = Some(conformance);
+        self
+    }
+
+    /// Observes every applied event's publish-to-state latency as well.
+    pub fn with_latency(mut self, latency: PublishLatency) -> Self {
+        self.latency = Some(latency);
         self
     }
 
@@ -97,6 +107,9 @@ impl Subscriber {
                 log_event(&event);
                 if let Some(recorder) = &self.recorder {
                     recorder.record(&event);
+                }
+                if let Some(latency) = &self.latency {
+                    latency.observe(channel, &event, now);
                 }
                 self.state.apply(event, now);
             }
@@ -140,14 +153,22 @@ fn excerpt(payload: &[u8]) -> String {
     text
 }
 
+/// The operators' lines (CONTRACT §9) as their message, and their values as
+/// fields too (`LOG_FORMAT=json`).
 fn log_event(event: &Event) {
     match event {
         Event::SessionStarted(s) => info!(
+            session_id = %s.session_id,
+            universe = s.universe.as_deref(),
             "REDIS-SUBSCRIBER: Streaming session started - ID: {}, Universe: {}",
             s.session_id,
             s.universe.as_deref().unwrap_or("unknown")
         ),
         Event::SessionStopped(s) => info!(
+            session_id = %s.session_id,
+            final_status = s.final_status.as_deref(),
+            total_patterns = s.total_patterns,
+            total_indicators = s.total_indicators,
             "REDIS-SUBSCRIBER: Streaming session stopped - ID: {}, Final Status: {}, Patterns: {}, Indicators: {}",
             s.session_id,
             s.final_status.as_deref().unwrap_or("unknown"),
@@ -155,30 +176,45 @@ fn log_event(event: &Event) {
             s.total_indicators.unwrap_or(0)
         ),
         Event::Health(h) => info!(
+            status = %h.status,
+            active_symbols = h.active_symbols,
+            ticks_per_second = h.ticks_per_second,
             "REDIS-SUBSCRIBER: Streaming health update received - Status: {}, Active Symbols: {}, TPS: {:.1}",
             h.status,
             h.active_symbols.unwrap_or(0),
             h.ticks_per_second.unwrap_or(0.0)
         ),
         Event::CriticalAlert(a) if a.is_recovery() => info!(
+            component = a.component.as_deref(),
             "REDIS-SUBSCRIBER: Recovery - Component: {}, Message: {}",
             a.component.as_deref().unwrap_or("unknown"),
             a.message
         ),
         Event::CriticalAlert(a) => warn!(
+            component = a.component.as_deref(),
+            severity = a.severity.as_deref(),
             "REDIS-SUBSCRIBER: Critical alert - Component: {}, Severity: {}, Message: {}",
             a.component.as_deref().unwrap_or("unknown"),
             a.severity.as_deref().unwrap_or("unknown"),
             a.message
         ),
-        Event::Patterns(b) => debug!("REDIS-SUBSCRIBER: {} pattern(s) received", b.count),
+        Event::Patterns(b) => debug!(
+            count = b.count,
+            "REDIS-SUBSCRIBER: {} pattern(s) received", b.count
+        ),
         Event::Indicator(i) => debug!(
+            symbol = %i.symbol,
+            indicator = %i.indicator,
             "REDIS-SUBSCRIBER: Indicator {} {} received",
-            i.symbol, i.indicator
+            i.symbol,
+            i.indicator
         ),
         Event::IndicatorAlert(a) => info!(
+            symbol = %a.symbol,
+            alert_type = %a.alert_type,
             "REDIS-SUBSCRIBER: Indicator alert - Symbol: {}, Type: {}",
-            a.symbol, a.alert_type
+            a.symbol,
+            a.alert_type
         ),
     }
 }

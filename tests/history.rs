@@ -1,12 +1,21 @@
 //! The history API: the same JSON from the memory store (embedded default)
-//! and from PostgreSQL, and a JSON 400 naming the reason for a bad parameter.
+//! and from PostgreSQL, and a JSON 400 naming the reason for a bad parameter;
+//! cursor paging and CSV; retention.
 
 mod common;
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde_json::{Value, json};
 use tickstock::config::Config;
+use tickstock::events::Channel;
+use tickstock::store::history::retention::{RETENTION_BATCH_ROWS, delete_old};
+use tickstock::store::history::{
+    AlertRow, HealthRow, HistoryRow, HistoryTable, IndicatorRow, PatternRow, SessionRow,
+    session_uuid,
+};
+use tokio_util::sync::CancellationToken;
 
+use common::history::seed;
 use common::postgres::TestDatabase;
 use common::{Publisher, RedisServer, TestApp, WAIT, wait_for};
 
@@ -231,4 +240,559 @@ async fn the_memory_store_and_postgres_answer_the_same_json() {
         .filter_map(|s| s["universe"].as_str())
         .collect();
     assert_eq!(universes, ["unknown", "unknown", "market_leaders:top_500"]);
+}
+
+fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// Many rows sharing their times, so that pages end inside a tie: 130 NVDA
+/// and 40 AAPL patterns (3 per second), 10 AAPL indicator values, 60 indicator alerts (4 per second)
+/// and 40 critical alerts of one component with long messages (all at one
+/// instant), 110 health snapshots and 105 sessions (5 per second).
+fn crowd(base: DateTime<Utc>) -> Vec<(Channel, Value)> {
+    let at = |seconds: i64| iso(base - TimeDelta::seconds(seconds));
+    let types = ["Doji", "Hammer", "=HYPERLINK(\"http://x\")"];
+    let mut messages = Vec::new();
+    for i in 0..170 {
+        let symbol = if i < 130 { "NVDA" } else { "AAPL" };
+        let detection = json!({"symbol": symbol, "pattern_type": types[i % 3], "confidence": 0.5,
+            "timestamp": at(i as i64 / 3), "timeframe": "1min", "bar_data": {"close": 1.25}});
+        messages.push((Channel::PatternsStreaming, json!({"detection": detection})));
+    }
+    for i in 0..10 {
+        let timeframe = ["1min", "5min"][i as usize % 2];
+        let calculation = json!({"symbol": "AAPL", "indicator": "MACD", "value": -1.25,
+            "timestamp": at(i / 2), "timeframe": timeframe});
+        messages.push((Channel::Indicators, json!({"calculation": calculation})));
+    }
+    for i in 0..60 {
+        let symbol = ["AAPL", "MSFT", "TSLA", "AMD"][i % 4];
+        let alert = json!({"symbol": symbol, "alert_type": "RSI_OVERBOUGHT",
+            "timestamp": at(i as i64 / 4), "severity": "warning", "data": {"value": 75, "note": "+7 \"pts\""}});
+        messages.push((Channel::IndicatorAlerts, json!({"alert": alert})));
+    }
+    for i in 0..40 {
+        let message = format!("{i:03} {}", "lost, \"again\"\n".repeat(300));
+        let alert = json!({"severity": "critical", "message": message, "component": "feed",
+            "timestamp": at(3)});
+        messages.push((Channel::CriticalAlerts, json!({"alert": alert})));
+    }
+    for i in 0..110 {
+        let health = json!({"session_id": format!("h-{}", i % 5), "status": "healthy",
+            "active_symbols": i, "timestamp": at(i as i64 / 5)});
+        messages.push((Channel::Health, json!({"health": health})));
+    }
+    for i in 0..105 {
+        let session = json!({"session_id": format!("s-{i}"), "universe": "u", "started_at": at(i as i64 / 5),
+            "symbol_count": 3});
+        messages.push((Channel::SessionStarted, json!({"session": session})));
+    }
+    messages
+}
+
+/// Every page of `path`, following `next_cursor` until it is null.
+async fn walk(app: &TestApp, path: &str) -> Vec<Value> {
+    let mut pages = Vec::new();
+    let mut before: Option<String> = None;
+    loop {
+        let url = match &before {
+            Some(cursor) => format!("{path}&before={cursor}"),
+            None => path.to_owned(),
+        };
+        let (code, page) = app.get(&url).await;
+        assert_eq!(code, 200, "{url}: {page}");
+        before = page["next_cursor"].as_str().map(str::to_owned);
+        pages.push(page);
+        assert!(pages.len() < 500, "{path} never ends");
+        if before.is_none() {
+            return pages;
+        }
+    }
+}
+
+/// The rows of `pages` under `key`.
+fn rows_of(pages: &[Value], key: &str) -> Vec<Value> {
+    pages
+        .iter()
+        .flat_map(|page| page[key].as_array().cloned().unwrap_or_default())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cursor_pages_go_past_any_limit_through_ties_identically_in_both_stores() {
+    let db = TestDatabase::create().await;
+    let embedded = TestApp::spawn(Config::for_tests()).await;
+    let postgres = TestApp::spawn({
+        let mut config = Config::for_tests();
+        config.database.database_url = Some(db.url.clone().into());
+        config
+    })
+    .await;
+    let now = Utc::now();
+    let base = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now) - TimeDelta::minutes(10);
+    let crowd = crowd(base);
+    seed(&embedded, &crowd).await;
+    seed(&postgres, &crowd).await;
+
+    // (path, rows' key, time field, rows expected)
+    let walks = [
+        (
+            "/streaming/api/patterns/NVDA?limit=7",
+            "patterns",
+            "detected_at",
+            130,
+        ),
+        (
+            "/streaming/api/patterns?limit=100",
+            "patterns",
+            "detected_at",
+            170,
+        ),
+        (
+            "/streaming/api/patterns?symbol=aapl&pattern_type=doji&limit=3",
+            "patterns",
+            "detected_at",
+            13,
+        ),
+        (
+            "/streaming/api/patterns?hours=1&limit=100",
+            "patterns",
+            "detected_at",
+            170,
+        ),
+        (
+            "/streaming/api/indicators/AAPL?limit=3",
+            "indicators",
+            "calculated_at",
+            10,
+        ),
+        (
+            "/streaming/api/alerts?limit=9",
+            "alerts",
+            "triggered_at",
+            100,
+        ),
+        (
+            "/streaming/api/alerts?alert_type=critical_alert&limit=6",
+            "alerts",
+            "triggered_at",
+            40,
+        ),
+        (
+            "/streaming/api/alerts?symbol=AMD&limit=4",
+            "alerts",
+            "triggered_at",
+            15,
+        ),
+        (
+            "/streaming/api/health/history?limit=13",
+            "health",
+            "measured_at",
+            110,
+        ),
+        (
+            "/api/streaming/health/history?status=HEALTHY&limit=100",
+            "health",
+            "measured_at",
+            110,
+        ),
+        // 105 started, and the placeholders of the 5 health sessions.
+        (
+            "/streaming/api/sessions?limit=11",
+            "sessions",
+            "started_at",
+            110,
+        ),
+    ];
+    for (path, key, time, expected) in walks {
+        let from_memory = walk(&embedded, path).await;
+        let from_postgres = walk(&postgres, path).await;
+        assert_eq!(from_memory, from_postgres, "{path}");
+        let rows = rows_of(&from_memory, key);
+        assert_eq!(rows.len(), expected, "{path}");
+        assert!(from_memory.len() > 1, "{path}: more than one page");
+        let distinct: std::collections::HashSet<String> =
+            rows.iter().map(Value::to_string).collect();
+        assert_eq!(distinct.len(), rows.len(), "{path}: a row came twice");
+        let times: Vec<&str> = rows.iter().filter_map(|r| r[time].as_str()).collect();
+        assert!(
+            times.windows(2).all(|w| w[0] >= w[1]),
+            "{path}: newest first"
+        );
+        let last = from_memory.last().expect("a page");
+        assert_eq!(last["next_cursor"], Value::Null);
+    }
+
+    let (_, first) = postgres.get("/streaming/api/patterns/NVDA").await;
+    assert_eq!(first["count"], 100);
+    assert!(first["next_cursor"].is_string());
+
+    // A cursor that is not one, or is another route's, is refused.
+    let alerts_cursor = from_alerts_cursor(&postgres).await;
+    for path in [
+        "/streaming/api/patterns/NVDA?before=zz".to_owned(),
+        "/streaming/api/alerts?before=7b7d".to_owned(),
+        format!("/streaming/api/patterns/NVDA?before={alerts_cursor}"),
+        format!("/streaming/api/sessions?before={alerts_cursor}"),
+    ] {
+        for app in [&embedded, &postgres] {
+            let (code, body) = app.get(&path).await;
+            assert_eq!(code, 400, "{path}: {body}");
+            assert!(
+                body["error"].as_str().unwrap_or("").contains("before"),
+                "{body}"
+            );
+        }
+    }
+}
+
+async fn from_alerts_cursor(app: &TestApp) -> String {
+    let (_, page) = app.get("/streaming/api/alerts?limit=1").await;
+    page["next_cursor"].as_str().expect("a cursor").to_owned()
+}
+
+/// The CSV cell of a JSON value, as the API documents it.
+fn csv_cell(value: &Value) -> String {
+    let guarded = |text: String| {
+        if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+            format!("'{text}")
+        } else {
+            text
+        }
+    };
+    match value {
+        Value::Null => String::new(),
+        Value::String(text) => guarded(text.clone()),
+        Value::Number(_) | Value::Bool(_) => value.to_string(),
+        other => guarded(other.to_string()),
+    }
+}
+
+/// Asserts that the CSV of `path` holds exactly the rows of its JSON.
+async fn assert_csv_matches_json(app: &TestApp, path: &str, key: &str, columns: &[&str]) {
+    let (code, json_page) = app.get(path).await;
+    assert_eq!(code, 200, "{json_page}");
+    let response = app
+        .http
+        .get(format!("{}{path}&format=csv", app.base_url))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/csv; charset=utf-8"
+    );
+    let next = response
+        .headers()
+        .get("x-next-cursor")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    assert_eq!(next.as_deref(), json_page["next_cursor"].as_str(), "{path}");
+    let body = response.text().await.expect("a body");
+    let mut reader = csv::Reader::from_reader(body.as_bytes());
+    let header: Vec<String> = reader
+        .headers()
+        .expect("a header")
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(header, columns, "{path}");
+    let records: Vec<Vec<String>> = reader
+        .records()
+        .map(|r| r.expect("a CSV record").iter().map(str::to_owned).collect())
+        .collect();
+    let rows = json_page[key].as_array().expect("rows");
+    assert_eq!(records.len(), rows.len(), "{path}");
+    assert!(!rows.is_empty(), "{path}");
+    for (record, row) in records.iter().zip(rows) {
+        let expected: Vec<String> = columns.iter().map(|c| csv_cell(&row[*c])).collect();
+        assert_eq!(record, &expected, "{path}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_pages_hold_the_json_rows_quoted_and_without_formulas() {
+    let app = TestApp::spawn(Config::for_tests()).await;
+    let now = Utc::now();
+    seed(&app, &crowd(now - TimeDelta::minutes(5))).await;
+    let cursor = from_alerts_cursor(&app).await;
+    let cases = [
+        (
+            "/streaming/api/patterns?limit=100",
+            "patterns",
+            PatternRow::COLUMNS,
+        ),
+        (
+            "/streaming/api/patterns/AAPL?limit=5",
+            "patterns",
+            PatternRow::COLUMNS,
+        ),
+        (
+            "/streaming/api/alerts?limit=50",
+            "alerts",
+            AlertRow::COLUMNS,
+        ),
+        (
+            "/streaming/api/health/history?limit=7",
+            "health",
+            HealthRow::COLUMNS,
+        ),
+        (
+            "/streaming/api/indicators/AAPL?limit=50",
+            "indicators",
+            IndicatorRow::COLUMNS,
+        ),
+        (
+            "/streaming/api/sessions?limit=100",
+            "sessions",
+            SessionRow::COLUMNS,
+        ),
+    ];
+    for (path, key, columns) in cases {
+        assert_csv_matches_json(&app, path, key, columns).await;
+    }
+    let after = format!("/streaming/api/alerts?limit=60&before={cursor}");
+    assert_csv_matches_json(&app, &after, "alerts", AlertRow::COLUMNS).await;
+
+    let csv = app
+        .http
+        .get(format!(
+            "{}/streaming/api/patterns/NVDA?limit=3&format=csv",
+            app.base_url
+        ))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .expect("request")
+        .text()
+        .await
+        .expect("a body");
+    assert!(csv.contains("'=HYPERLINK"), "{csv}");
+    assert!(!csv.contains(",=HYPERLINK"), "{csv}");
+    let macd = app
+        .http
+        .get(format!(
+            "{}/streaming/api/indicators/AAPL?format=csv",
+            app.base_url
+        ))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .expect("request")
+        .text()
+        .await
+        .expect("a body");
+    assert!(
+        macd.contains(",MACD,-1.25,"),
+        "numbers stay numbers: {macd}"
+    );
+    let (code, body) = app.get("/streaming/api/alerts?format=xml").await;
+    assert_eq!(code, 400, "{body}");
+}
+
+/// Rows on either side of `cutoff`: a batch's worth and more of old
+/// patterns; one of each other kind just outside and just inside; an old
+/// session no kept row refers to, an old one a kept row refers to, a new one.
+fn around(cutoff: DateTime<Utc>, old_patterns: usize) -> Vec<(Channel, Value)> {
+    let micro = TimeDelta::microseconds(1);
+    let (outside, inside) = (cutoff - micro, cutoff);
+    let session = |id: &str, started: DateTime<Utc>| {
+        (
+            Channel::SessionStarted,
+            json!({"session": {"session_id": id, "universe": "u",
+            "started_at": iso(started), "symbol_count": 1}}),
+        )
+    };
+    let stopped = json!({"session": {"session_id": "old-done", "stopped_at": iso(outside)}});
+    let mut messages = vec![
+        session("old-done", cutoff - TimeDelta::days(2)),
+        (Channel::SessionStopped, stopped),
+        session("old-open", cutoff - TimeDelta::days(1)),
+        session("new", inside),
+    ];
+    let pattern = |at: DateTime<Utc>, session: &str, name: &str| {
+        (
+            Channel::PatternsStreaming,
+            json!({"detection": {"symbol": "NVDA", "pattern_type": name,
+            "confidence": 0.5, "timestamp": iso(at), "metadata": {"session_id": session}}}),
+        )
+    };
+    for i in 0..old_patterns {
+        let at = outside - TimeDelta::seconds(i as i64);
+        messages.push(pattern(at, "old-done", "Doji"));
+    }
+    messages.push(pattern(inside, "old-open", "Doji"));
+    messages.push(pattern(inside + micro, "new", "Hammer"));
+    for at in [outside, inside] {
+        messages.push((
+            Channel::Indicators,
+            json!({"calculation": {"symbol": "NVDA",
+            "indicator": "RSI", "value": 50, "timestamp": iso(at), "session_id": "old-done"}}),
+        ));
+        messages.push((
+            Channel::Health,
+            json!({"health": {"session_id": "old-done",
+            "status": "healthy", "timestamp": iso(at)}}),
+        ));
+        messages.push((
+            Channel::IndicatorAlerts,
+            json!({"alert": {"symbol": "NVDA",
+            "alert_type": "RSI_OVERBOUGHT", "timestamp": iso(at)}}),
+        ));
+        messages.push((
+            Channel::CriticalAlerts,
+            json!({"alert": {"severity": "critical",
+            "message": "lost", "component": "feed", "timestamp": iso(at)}}),
+        ));
+    }
+    messages
+}
+
+/// Retention at `cutoff` on `app`, then what is left and what was counted.
+async fn assert_retention_deletes_exactly_the_old_rows(app: &TestApp) {
+    let cutoff =
+        DateTime::from_timestamp_micros((Utc::now() - TimeDelta::days(90)).timestamp_micros())
+            .expect("a time");
+    let old_patterns = RETENTION_BATCH_ROWS * 2 + 10;
+    seed(app, &around(cutoff, old_patterns)).await;
+    let stats = app.state.recorder.retention();
+    delete_old(&app.state.store, cutoff, &stats, &CancellationToken::new())
+        .await
+        .expect("retention runs");
+
+    let deleted: Vec<u64> = HistoryTable::ALL
+        .iter()
+        .map(|t| stats.deleted(*t))
+        .collect();
+    // patterns, indicators, health, alerts (one of each kind), sessions (each
+    // still referred to by a kept row).
+    assert_eq!(deleted, [old_patterns as u64, 1, 1, 2, 0]);
+    let (_, patterns) = app.get("/streaming/api/patterns/NVDA").await;
+    let kept: Vec<&str> = patterns["patterns"]
+        .as_array()
+        .expect("patterns")
+        .iter()
+        .filter_map(|p| p["detected_at"].as_str())
+        .collect();
+    assert_eq!(kept.len(), 2, "{patterns}");
+    for (path, key) in [
+        ("/streaming/api/indicators/NVDA", "indicators"),
+        ("/streaming/api/health/history", "health"),
+    ] {
+        let (_, body) = app.get(path).await;
+        assert_eq!(body["count"], 1, "{path}: {body}");
+        assert_eq!(
+            body[key][0]["session_id"],
+            session_uuid("old-done").to_string()
+        );
+    }
+    let (_, alerts) = app.get("/streaming/api/alerts").await;
+    assert_eq!(alerts["count"], 2, "{alerts}");
+    let (_, sessions) = app.get("/streaming/api/sessions").await;
+    let ids: std::collections::BTreeSet<String> = sessions["sessions"]
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .filter_map(|s| s["session_id"].as_str().map(str::to_owned))
+        .collect();
+    // old-done is still referred to by the kept indicator and health rows.
+    let expected: std::collections::BTreeSet<String> = ["old-done", "old-open", "new"]
+        .iter()
+        .map(|id| session_uuid(id).to_string())
+        .collect();
+    assert_eq!(ids, expected);
+
+    // A second later every row is old, and once nothing refers to them the
+    // sessions go too.
+    let later = cutoff + TimeDelta::seconds(1);
+    delete_old(&app.state.store, later, &stats, &CancellationToken::new())
+        .await
+        .expect("retention runs");
+    let (_, sessions) = app.get("/streaming/api/sessions").await;
+    assert_eq!(sessions["count"], 0, "{sessions}");
+    let deleted: Vec<u64> = HistoryTable::ALL
+        .iter()
+        .map(|t| stats.deleted(*t))
+        .collect();
+    assert_eq!(deleted, [old_patterns as u64 + 2, 2, 2, 4, 3]);
+
+    // The status and the metrics count it.
+    let retention = app.status().await["recorder"]["retention"].clone();
+    assert_eq!(retention["days"], 3650, "{retention}");
+    assert_eq!(retention["deleted"]["patterns"], old_patterns + 2);
+    assert!(retention["last_run_at"].is_string(), "{retention}");
+    let metrics = app.get_text("/metrics").await;
+    let line = format!(
+        "tickstock_history_retention_deleted_total{{table=\"patterns\"}} {}",
+        old_patterns + 2
+    );
+    assert!(metrics.contains(&line), "{metrics}");
+}
+
+/// A configuration whose own retention (ten years) never reaches the test's rows.
+fn long_retention(database_url: Option<&str>) -> Config {
+    let mut config = Config::for_tests();
+    config.database.history_retention_days = 3650;
+    config.database.database_url = database_url.map(|url| url.to_owned().into());
+    config
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_deletes_exactly_the_old_rows_in_memory() {
+    let app = TestApp::spawn(long_retention(None)).await;
+    assert_retention_deletes_exactly_the_old_rows(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_deletes_exactly_the_old_rows_in_postgres() {
+    let db = TestDatabase::create().await;
+    let app = TestApp::spawn(long_retention(Some(&db.url))).await;
+    assert_retention_deletes_exactly_the_old_rows(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_runs_at_start_up_with_the_configured_days() {
+    let db = TestDatabase::create().await;
+    let cutoff = Utc::now() - TimeDelta::days(7);
+    {
+        let app = TestApp::spawn(long_retention(Some(&db.url))).await;
+        seed(&app, &around(cutoff - TimeDelta::hours(1), 3)).await;
+    }
+    let mut config = long_retention(Some(&db.url));
+    config.database.history_retention_days = 7;
+    let app = TestApp::spawn(config).await;
+    let retention = wait_for("retention's first run", WAIT, || async {
+        let retention = app.status().await["recorder"]["retention"].clone();
+        retention["last_run_at"].is_string().then_some(retention)
+    })
+    .await;
+    assert_eq!(retention["days"], 7);
+    // Every row of `around` is over a week old.
+    assert_eq!(retention["deleted"]["patterns"], 5, "{retention}");
+    assert_eq!(retention["deleted"]["sessions"], 3, "{retention}");
+    assert_eq!(db.count("intraday_patterns").await, 0);
+
+    // 0 keeps everything: no run, and the status says so.
+    let mut config = long_retention(None);
+    config.database.history_retention_days = 0;
+    let keep_all = TestApp::spawn(config).await;
+    let retention = keep_all.status().await["recorder"]["retention"].clone();
+    assert_eq!(retention["days"], 0);
+    assert_eq!(retention["last_run_at"], Value::Null);
+}
+
+#[test]
+fn a_bad_retention_is_refused_naming_the_variable() {
+    use clap::Parser;
+    for bad in ["abc", "-1", "36501", "1.5"] {
+        let flag = format!("--history-retention-days={bad}");
+        let refused = tickstock::cli::Cli::try_parse_from(["tickstock", flag.as_str()]);
+        let error = refused.expect_err(bad).to_string();
+        assert!(error.contains("HISTORY_RETENTION_DAYS"), "{bad}: {error}");
+    }
+    let default = tickstock::cli::Cli::try_parse_from(["tickstock"]).expect("the defaults");
+    assert_eq!(default.config.database.history_retention_days, 90);
 }

@@ -55,6 +55,17 @@ pub struct HubStats {
     pub slow_disconnects: AtomicU64,
     /// Live-state changes the hub itself missed (clients were told to resync).
     pub missed_changes: AtomicU64,
+    /// Text frames written to clients, and their bytes.
+    pub frames_sent: AtomicU64,
+    pub bytes_sent: AtomicU64,
+}
+
+impl HubStats {
+    /// One text frame of `bytes` written to a client.
+    pub fn sent(&self, bytes: usize) {
+        self.frames_sent.fetch_add(1, Ordering::Relaxed);
+        self.bytes_sent.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
 }
 
 pub struct Hub {

@@ -35,10 +35,13 @@
 //!   `dropped`, and per channel `messages`, `decode_errors`,
 //!   `decode_error_reasons` (label to count, those seen), `last_message_at`),
 //!   `market_feed` (`crate::feed::FeedStats`), `recorder`
-//!   (`crate::recorder::RecorderStats`), `market_ticks` (the market book's
-//!   counters, `crate::market::MarketStats`: `connected`, `dropped`,
-//!   `received`, `applied`, `refused` per reason, `over_symbol_limit`,
-//!   `symbols`), `market` (MARKET now).
+//!   (`crate::recorder::RecorderStats`, with `retention`: `days` kept (0:
+//!   everything), rows `deleted` since start-up by table (`patterns`,
+//!   `indicators`, `health`, `alerts`, `sessions`), `last_run_at`, and
+//!   `last_error` (`crate::store::history::retention`)), `market_ticks`
+//!   (the market book's counters, `crate::market::MarketStats`:
+//!   `connected`, `dropped`, `received`, `applied`, `refused` per reason,
+//!   `over_symbol_limit`, `symbols`), `market` (MARKET now).
 //! - SESSION: `crate::state::StreamingSession` (`session_id`, `universe`,
 //!   `started_at`, `start_time`, `symbol_count`, `status`, `source`, then the
 //!   fields TickStockPL added).

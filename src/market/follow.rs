@@ -1,21 +1,24 @@
 //! The task that feeds the market book: it reads `tickstock:market:ticks`
-//! on a subscription of its own, in batches of what is waiting, and follows
-//! the streaming session from the live state's announcements (never
-//! polling its lock), so that a new session starts a new book.
+//! on a subscription of its own, in batches of what is waiting, and asks
+//! the live state once per batch (and once a second) which session it is,
+//! so that a new session starts a new book. It does not listen to the live state's announcements:
+//! every listener is one more task the subscriber wakes per event.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
 use super::MarketBook;
 use crate::bus::{Bus, BusMessage};
 use crate::events::MARKET_TICKS;
-use crate::state::{Change, LiveState};
+use crate::state::LiveState;
 use crate::supervise::{Restart, Supervisor};
 
 /// Ticks applied under one lock of the book.
 const BATCH: usize = 1_024;
+/// How soon a new session empties the book when no tick comes.
+const SESSION_CHECK: Duration = Duration::from_secs(1);
 
 /// Feeds `book` from the bus until `shutdown`, supervised.
 pub fn start(
@@ -39,10 +42,8 @@ pub fn start(
                 (book.clone(), live.clone(), messages.clone(), stop.clone());
             async move {
                 let mut messages = messages.lock().await;
-                let mut changes = live.subscribe();
-                // A session restored at start-up was not announced.
-                let mut session = session_id(&live);
                 let mut batch: Vec<BusMessage> = Vec::with_capacity(BATCH);
+                let mut session_check = tokio::time::interval(SESSION_CHECK);
                 loop {
                     tokio::select! {
                         _ = stop.cancelled() => return,
@@ -51,32 +52,18 @@ pub fn start(
                                 return;
                             }
                         }
-                        change = changes.recv() => match change {
-                            Ok(Change::SessionStarted(started)) => {
-                                session = Some(started.session_id.clone());
-                            }
-                            Ok(Change::Health { revealed_session: Some(revealed), .. }) => {
-                                session = Some(revealed.session_id.clone());
-                            }
-                            Ok(_) => continue,
-                            Err(RecvError::Lagged(_)) => session = session_id(&live),
-                            Err(RecvError::Closed) => return,
-                        },
+                        // No ticks (the market is closed): a new session still
+                        // empties the book.
+                        _ = session_check.tick() => {}
                     }
                     book.apply(
                         batch.iter().map(|message| message.payload.as_ref()),
                         chrono::Utc::now(),
-                        session.as_deref(),
+                        live.session_id().as_deref(),
                     );
                     batch.clear();
                 }
             }
         },
     );
-}
-
-fn session_id(live: &LiveState) -> Option<String> {
-    live.status_view(chrono::Utc::now())
-        .session
-        .map(|session| session.session_id.clone())
 }

@@ -1,4 +1,4 @@
-//! The store's configuration group: `DATABASE_URL`.
+//! The store's configuration group: `DATABASE_URL`, `HISTORY_RETENTION_DAYS`.
 
 use clap::Args;
 
@@ -10,6 +10,10 @@ pub struct DatabaseConfig {
     /// PostgreSQL URL. Unset: accounts and history live in memory (embedded default).
     #[arg(long, global = true, env = "DATABASE_URL", value_name = "DATABASE_URL", value_parser = Unechoed(parse_database_url), hide_env_values = true)]
     pub database_url: Option<SecretUrl>,
+
+    /// Days of history kept (PostgreSQL or memory); older rows are deleted hourly. 0 keeps everything.
+    #[arg(long, global = true, env = "HISTORY_RETENTION_DAYS", value_name = "HISTORY_RETENTION_DAYS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(0..=36_500))]
+    pub history_retention_days: u32,
 }
 
 fn parse_database_url(value: &str) -> Result<SecretUrl, String> {

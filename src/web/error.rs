@@ -25,6 +25,9 @@ pub enum ApiError {
     /// Who is logged in cannot be looked up (the session or account store is down).
     #[error("accounts are unavailable")]
     AccountsUnavailable,
+    /// A fault of TickStock's own; the cause is logged, not shown.
+    #[error("internal error")]
+    Internal(String),
 }
 
 impl ApiError {
@@ -35,12 +38,16 @@ impl ApiError {
             ApiError::DatabaseUnavailable | ApiError::AccountsUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if let ApiError::Internal(cause) = &self {
+            tracing::error!("HTTP: Internal error: {cause}");
+        }
         let body = match self {
             ApiError::DatabaseUnavailable => {
                 json!({ "error": self.to_string(), "reason": "database unavailable" })

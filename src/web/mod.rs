@@ -12,8 +12,10 @@ mod inspector;
 pub mod limits;
 pub mod login_sessions;
 mod market;
+mod openapi;
 mod pages;
 mod probes;
+pub mod request_log;
 pub mod routes;
 pub mod settings;
 mod template;
@@ -26,7 +28,6 @@ use axum::extract::FromRef;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum_login::AuthManagerLayerBuilder;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
 use tower_sessions::SessionManagerLayer;
 use tower_sessions::service::SignedCookie;
 
@@ -54,7 +55,7 @@ pub struct AppState {
     pub hub: Arc<crate::dashboard::Hub>,
     pub conformance: Arc<crate::conformance::Conformance>,
     pub identity: identity::Identity,
-    pub metrics: Arc<prometheus_client::registry::Registry>,
+    pub metrics: Arc<crate::metrics::Metrics>,
     pub supervisor: Arc<crate::supervise::Supervisor>,
 }
 
@@ -84,6 +85,9 @@ pub fn router(
         .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header(header::REFERRER_POLICY, "same-origin"))
         .layer(header(header::X_FRAME_OPTIONS, "DENY"))
-        .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            request_log::track,
+        ))
         .with_state(state)
 }

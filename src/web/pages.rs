@@ -55,6 +55,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
         JS,
         include_str!("../../static/inspector.js"),
     ),
+    ("history.js", JS, include_str!("../../static/history.js")),
     (
         "inspector.css",
         CSS,

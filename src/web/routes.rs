@@ -9,7 +9,9 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::{MethodRouter, get, post};
 
 use super::access::{Access, Surface};
-use super::{AppState, admin, api, auth, history, inspector, limits, market, pages, probes, ws};
+use super::{
+    AppState, admin, api, auth, history, inspector, limits, market, openapi, pages, probes, ws,
+};
 
 pub struct Route {
     pub method: Method,
@@ -64,6 +66,7 @@ pub fn table() -> Vec<Route> {
         route(Method::GET, "/readyz", Public, Api, get(probes::readyz)),
         route(Method::GET, "/metrics", Public, Api, get(probes::metrics)),
         route(Method::GET, "/dashboard", User, Page, get(pages::dashboard)),
+        route(Method::GET, "/history", User, Page, get(history::page)),
         route(Method::GET, "/admin/users", Admin, Page, get(admin::users)),
         route(
             Method::POST,
@@ -153,6 +156,13 @@ pub fn table() -> Vec<Route> {
         ),
         route(
             Method::GET,
+            "/streaming/api/patterns",
+            User,
+            Api,
+            get(history::all_patterns),
+        ),
+        route(
+            Method::GET,
             "/streaming/api/indicators/{symbol}",
             User,
             Api,
@@ -185,6 +195,14 @@ pub fn table() -> Vec<Route> {
             Admin,
             Api,
             get(inspector::verify),
+        ),
+        // Public: the API's shape, no data (see web/openapi.rs).
+        route(
+            Method::GET,
+            "/streaming/api/openapi.json",
+            Public,
+            Api,
+            get(openapi::openapi),
         ),
         route(
             Method::GET,
@@ -250,8 +268,9 @@ pub fn build(state: &AppState) -> Router<AppState> {
         .merge(protect(admin_page, state, auth::require::<true, true>))
 }
 
-/// Puts `guard` in front of every route of `routes` (axum refuses a layer
-/// over no routes, so an empty group stays as it is).
+/// Puts `guard` in front of every route of `routes`, and the request log's
+/// naming of the user it lets in behind it (axum refuses a layer over no
+/// routes, so an empty group stays as it is).
 pub fn protect<F, Fut>(routes: Router<AppState>, state: &AppState, guard: F) -> Router<AppState>
 where
     F: Fn(
@@ -267,7 +286,9 @@ where
     Fut: std::future::Future<Output = axum::response::Response> + Send + 'static,
 {
     if routes.has_routes() {
-        routes.route_layer(from_fn_with_state(state.clone(), guard))
+        routes
+            .route_layer(axum::middleware::from_fn(super::request_log::name_user))
+            .route_layer(from_fn_with_state(state.clone(), guard))
     } else {
         routes
     }

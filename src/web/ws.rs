@@ -33,7 +33,7 @@ use super::auth::CurrentUser;
 use super::identity::{Concern, Credential, Identity, Login};
 use crate::accounts::changes::AuthChange;
 use crate::conformance::inspector::Inspector;
-use crate::dashboard::Hub;
+use crate::dashboard::{Hub, HubStats};
 
 pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
 pub const CLOSE_PING_TIMEOUT: u16 = 4000;
@@ -147,13 +147,21 @@ impl Watched {
 /// Writes `messages` with one flush, so frames that queued up while the
 /// client was busy leave together. Each message (and the flush) gets
 /// `SEND_TIMEOUT` of its own: a slow client that is still reading is not
-/// taken for one that stopped.
+/// taken for one that stopped. Text frames are counted in `stats`.
 async fn send_all(
     socket: &mut WebSocket,
+    stats: &HubStats,
     messages: impl IntoIterator<Item = Message>,
 ) -> Result<(), Ending> {
     for message in messages {
+        let text_bytes = match &message {
+            Message::Text(text) => Some(text.len()),
+            _ => None,
+        };
         within_send_timeout(socket.feed(message)).await?;
+        if let Some(bytes) = text_bytes {
+            stats.sent(bytes);
+        }
     }
     within_send_timeout(socket.flush()).await
 }
@@ -233,7 +241,7 @@ async fn run(
     // messages it already has.
     let inspector_snapshot = inspector.as_ref().map(|i| i.snapshot());
     let catch_up = catch_up.into_iter().chain(inspector_snapshot);
-    send_all(socket, catch_up.map(Message::Text)).await?;
+    send_all(socket, &hub.stats, catch_up.map(Message::Text)).await?;
 
     // Made once: a fresh future per turn would re-register with the token.
     let shutdown = hub.shutdown.cancelled();
@@ -270,10 +278,10 @@ async fn run(
                     sent_upto = last.last_seq;
                 }
                 let texts = batch.drain(..).map(|frame| Message::Text(frame.text.clone()));
-                send_all(socket, texts).await?;
+                send_all(socket, &hub.stats, texts).await?;
             },
             frame = next_inspection(&mut inspection) => {
-                send_all(socket, [Message::Text(received(frame)?)]).await?;
+                send_all(socket, &hub.stats, [Message::Text(received(frame)?)]).await?;
             },
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Pong(_))) => awaiting_pong = false,
@@ -285,7 +293,7 @@ async fn run(
                     return Err(Some((CLOSE_PING_TIMEOUT, "no pong")));
                 }
                 awaiting_pong = true;
-                send_all(socket, [Message::Ping(Default::default())]).await?;
+                send_all(socket, &hub.stats, [Message::Ping(Default::default())]).await?;
             }
         }
     }

@@ -5,6 +5,7 @@
 use std::process::{Child, Command, Stdio};
 
 use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 use tickstock::config::TEST_ADMIN_PASSWORD;
 
@@ -55,7 +56,7 @@ impl ChromeDriver {
                          "--window-size=1400,1000", format!("--user-data-dir={}", profile.display())]
             }),
         );
-        ClientBuilder::native()
+        ClientBuilder::new(HttpConnector::new())
             .capabilities(capabilities)
             .connect(&format!("http://127.0.0.1:{}", self.port))
             .await

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 pub mod browser;
+pub mod history;
 pub mod login;
 pub mod massive;
 pub mod postgres;

@@ -1,9 +1,9 @@
 //! The embedded default's history: bounded tables in memory with the same
 //! natural keys, write rules and ordering as the PostgreSQL tables, so the
-//! history API answers the same JSON from either store.
+//! history API answers the same JSON from either store. Retention trims them
+//! by age as well.
 
-use std::cmp::Ordering;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::Hash;
 
 use async_trait::async_trait;
@@ -12,8 +12,11 @@ use parking_lot::Mutex;
 use uuid::Uuid;
 
 use super::record::Batch;
-use super::rows::{AlertRow, HealthRow, IndicatorRow, PatternRow, SessionRow};
-use super::{AlertQuery, HistoryStore, IndicatorQuery, PatternQuery};
+use super::rows::{AlertRow, HealthRow, HistoryRow, IndicatorRow, PatternRow, SessionRow};
+use super::{
+    AlertQuery, Cursor, HealthQuery, HistoryStore, HistoryTable, IndicatorQuery, Page, PageQuery,
+    PatternQuery,
+};
 use crate::store::StoreError;
 
 /// Rows kept per table; beyond it the oldest recorded are forgotten.
@@ -133,40 +136,40 @@ impl HistoryStore for MemoryHistory {
         Ok(())
     }
 
-    async fn patterns(&self, query: &PatternQuery) -> Result<Vec<PatternRow>, StoreError> {
+    async fn patterns(&self, query: &PatternQuery) -> Result<Page<PatternRow>, StoreError> {
         let tables = self.tables.lock();
         let rows = tables.patterns.rows().filter(|r| {
-            r.symbol == query.symbol && query.since.is_none_or(|since| r.detected_at >= since)
+            query
+                .symbol
+                .as_ref()
+                .is_none_or(|symbol| r.symbol == *symbol)
+                && same_name(&query.pattern_type, &r.pattern_type)
+                && query.page.since.is_none_or(|since| r.detected_at >= since)
         });
-        Ok(newest_first(rows, query.limit, |a, b| {
-            b.detected_at
-                .cmp(&a.detected_at)
-                .then_with(|| a.pattern_type.cmp(&b.pattern_type))
-                .then_with(|| or_empty(&a.timeframe).cmp(&or_empty(&b.timeframe)))
-        }))
+        Ok(page(rows, &query.page))
     }
 
-    async fn indicators(&self, query: &IndicatorQuery) -> Result<Vec<IndicatorRow>, StoreError> {
+    async fn indicators(&self, query: &IndicatorQuery) -> Result<Page<IndicatorRow>, StoreError> {
         let tables = self.tables.lock();
         let rows = tables.indicators.rows().filter(|r| {
             r.symbol == query.symbol
+                && same_name(&query.indicator, &r.indicator)
                 && query
-                    .indicator
-                    .as_ref()
-                    .is_none_or(|name| r.indicator.eq_ignore_ascii_case(name))
+                    .page
+                    .since
+                    .is_none_or(|since| r.calculated_at >= since)
         });
-        Ok(newest_first(rows, query.limit, |a, b| {
-            b.calculated_at
-                .cmp(&a.calculated_at)
-                .then_with(|| a.indicator.cmp(&b.indicator))
-                .then_with(|| or_empty(&a.timeframe).cmp(&or_empty(&b.timeframe)))
-        }))
+        Ok(page(rows, &query.page))
     }
 
-    async fn alerts(&self, query: &AlertQuery) -> Result<Vec<AlertRow>, StoreError> {
+    async fn alerts(&self, query: &AlertQuery) -> Result<Page<AlertRow>, StoreError> {
         let tables = self.tables.lock();
         let rows = tables.alerts.rows().filter(|r| {
-            query.since.is_none_or(|since| r.triggered_at >= since)
+            query.page.since.is_none_or(|since| r.triggered_at >= since)
+                && query
+                    .symbol
+                    .as_ref()
+                    .is_none_or(|symbol| r.symbol.as_ref() == Some(symbol))
                 && query.alert_type.as_ref().is_none_or(|wanted| {
                     r.kind.eq_ignore_ascii_case(wanted)
                         || r.alert_type
@@ -174,32 +177,25 @@ impl HistoryStore for MemoryHistory {
                             .is_some_and(|t| t.eq_ignore_ascii_case(wanted))
                 })
         });
-        Ok(newest_first(rows, query.limit, |a, b| {
-            let rest = |r: &AlertRow| {
-                (
-                    r.kind.clone(),
-                    [&r.symbol, &r.alert_type, &r.component, &r.message].map(or_empty),
-                )
-            };
-            b.triggered_at
-                .cmp(&a.triggered_at)
-                .then_with(|| rest(a).cmp(&rest(b)))
-        }))
+        Ok(page(rows, &query.page))
     }
 
-    async fn health(&self, limit: usize) -> Result<Vec<HealthRow>, StoreError> {
+    async fn health(&self, query: &HealthQuery) -> Result<Page<HealthRow>, StoreError> {
         let tables = self.tables.lock();
-        Ok(newest_first(tables.health.rows(), limit, |a, b| {
-            b.measured_at.cmp(&a.measured_at).then_with(|| {
-                let session = |r: &HealthRow| r.session_id.unwrap_or_default();
-                session(a).cmp(&session(b))
-            })
-        }))
+        let rows = tables.health.rows().filter(|r| {
+            same_name(&query.status, &r.status)
+                && query.page.since.is_none_or(|since| r.measured_at >= since)
+        });
+        Ok(page(rows, &query.page))
     }
 
-    async fn sessions(&self, limit: usize) -> Result<Vec<SessionRow>, StoreError> {
+    async fn session_page(&self, query: &PageQuery) -> Result<Page<SessionRow>, StoreError> {
         let tables = self.tables.lock();
-        Ok(newest_first(tables.sessions.rows(), limit, session_order))
+        let rows = tables
+            .sessions
+            .rows()
+            .filter(|r| query.since.is_none_or(|since| r.started_at >= since));
+        Ok(page(rows, query))
     }
 
     async fn open_session(
@@ -211,25 +207,69 @@ impl HistoryStore for MemoryHistory {
             .sessions
             .rows()
             .filter(|r| r.stopped_at.is_none() && r.started_at >= started_since);
-        Ok(newest_first(open, 1, session_order).pop())
+        let query = PageQuery {
+            limit: 1,
+            ..PageQuery::default()
+        };
+        Ok(page(open, &query).rows.pop())
+    }
+
+    async fn delete_before(
+        &self,
+        table: HistoryTable,
+        cutoff: DateTime<Utc>,
+        rows: usize,
+    ) -> Result<u64, StoreError> {
+        let mut tables = self.tables.lock();
+        let tables = &mut *tables;
+        let deleted = match table {
+            HistoryTable::Patterns => tables.patterns.delete(rows, |r| r.detected_at < cutoff),
+            HistoryTable::Indicators => {
+                tables.indicators.delete(rows, |r| r.calculated_at < cutoff)
+            }
+            HistoryTable::Health => tables.health.delete(rows, |r| r.measured_at < cutoff),
+            HistoryTable::Alerts => tables.alerts.delete(rows, |r| r.triggered_at < cutoff),
+            HistoryTable::Sessions => {
+                let referenced: HashSet<Uuid> = (tables.patterns.rows().map(|r| r.session_id))
+                    .chain(tables.indicators.rows().map(|r| r.session_id))
+                    .chain(tables.health.rows().map(|r| r.session_id))
+                    .chain(tables.alerts.rows().map(|r| r.session_id))
+                    .flatten()
+                    .collect();
+                tables.sessions.delete(rows, |r| {
+                    r.stopped_at.unwrap_or(r.started_at) < cutoff
+                        && !referenced.contains(&r.session_id)
+                })
+            }
+        };
+        Ok(deleted as u64)
     }
 }
 
-fn session_order(a: &SessionRow, b: &SessionRow) -> Ordering {
-    b.started_at
-        .cmp(&a.started_at)
-        .then_with(|| a.session_id.cmp(&b.session_id))
+/// Whether `name` is the one `wanted` (if any), ignoring ASCII case.
+fn same_name(wanted: &Option<String>, name: &str) -> bool {
+    wanted
+        .as_ref()
+        .is_none_or(|wanted| name.eq_ignore_ascii_case(wanted))
 }
 
-/// The first `limit` rows in `order` (which mirrors the SQL `ORDER BY`).
-fn newest_first<'a, R: Clone + 'a>(
+/// The page of `query` from `rows`, in the order of their positions, which
+/// mirrors the SQL `ORDER BY`.
+fn page<'a, R: HistoryRow + Clone + 'a>(
     rows: impl Iterator<Item = &'a R>,
-    limit: usize,
-    order: impl Fn(&R, &R) -> Ordering,
-) -> Vec<R> {
-    let mut selected: Vec<&R> = rows.collect();
-    selected.sort_unstable_by(|a, b| order(a, b));
-    selected.into_iter().take(limit).cloned().collect()
+    query: &PageQuery,
+) -> Page<R> {
+    let mut placed: Vec<(Cursor, &R)> = rows
+        .map(|row| (row.position(), row))
+        .filter(|(position, _)| query.before.as_ref().is_none_or(|before| position > before))
+        .collect();
+    placed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let rows = placed
+        .into_iter()
+        .take(query.limit.saturating_add(1))
+        .map(|(_, row)| row.clone())
+        .collect();
+    Page::of(rows, query.limit)
 }
 
 /// Rows by key, forgetting the oldest inserted beyond `capacity`.
@@ -260,6 +300,24 @@ impl<K: Hash + Eq + Clone, R: Clone> Table<K, R> {
         if !self.rows.contains_key(&key) {
             self.insert(key, row.clone());
         }
+    }
+
+    /// Removes at most `limit` rows that are `old`; says how many.
+    fn delete(&mut self, limit: usize, old: impl Fn(&R) -> bool) -> usize {
+        let doomed: Vec<K> = self
+            .rows
+            .iter()
+            .filter(|(_, row)| old(row))
+            .map(|(key, _)| key.clone())
+            .take(limit)
+            .collect();
+        for key in &doomed {
+            self.rows.remove(key);
+        }
+        if !doomed.is_empty() {
+            self.inserted.retain(|key| self.rows.contains_key(key));
+        }
+        doomed.len()
     }
 
     fn insert(&mut self, key: K, row: R) {

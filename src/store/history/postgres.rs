@@ -4,17 +4,21 @@
 //!
 //! Numbers travel as `float8` (already rounded to their column's scale, so
 //! the cast to `DECIMAL` is exact) and come back the same way. Text is
-//! ordered `COLLATE "C"` (byte order), as the memory store orders it.
+//! ordered `COLLATE "C"` (byte order), as the memory store orders it; pages
+//! follow `cursor`'s order.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgPool, Postgres, QueryBuilder, Transaction};
 
 use super::record::Batch;
 use super::rows::{
     AlertRow, HealthRow, IndicatorRow, PatternRow, Placeholder, SessionRow, SessionStop,
 };
-use super::{AlertQuery, HistoryStore, IndicatorQuery, PatternQuery};
+use super::{
+    AlertQuery, HealthQuery, HistoryStore, HistoryTable, IndicatorQuery, Page, PageQuery,
+    PatternQuery,
+};
 use crate::store::StoreError;
 
 type Tx = Transaction<'static, Postgres>;
@@ -209,6 +213,89 @@ const PATTERN_COLUMNS: &str = "session_id, symbol, pattern_type, confidence::flo
 const SESSION_COLUMNS: &str = "session_id, universe, started_at, stopped_at, symbol_count,
     total_patterns, total_indicators, final_status";
 
+/// A table's newest-first order: its time column, then the expressions of
+/// the rest of its natural key as text, compared `COLLATE "C"`. The same
+/// parts, in the same order, as its rows' `HistoryRow::position`.
+struct Order {
+    time: &'static str,
+    key: &'static [&'static str],
+}
+
+const PATTERN_ORDER: Order = Order {
+    time: "detected_at",
+    key: &["symbol", "pattern_type", "COALESCE(timeframe, '')"],
+};
+const INDICATOR_ORDER: Order = Order {
+    time: "calculated_at",
+    key: &["symbol", "indicator", "COALESCE(timeframe, '')"],
+};
+const ALERT_ORDER: Order = Order {
+    time: "triggered_at",
+    key: &[
+        "kind",
+        "COALESCE(symbol, '')",
+        "COALESCE(alert_type, '')",
+        "COALESCE(component, '')",
+        "encode(sha256(convert_to(COALESCE(message, ''), 'UTF8')), 'hex')",
+    ],
+};
+const HEALTH_ORDER: Order = Order {
+    time: "measured_at",
+    key: &["COALESCE(session_id, '00000000-0000-0000-0000-000000000000'::uuid)::text"],
+};
+const SESSION_ORDER: Order = Order {
+    time: "started_at",
+    key: &["session_id::text"],
+};
+
+impl Order {
+    /// Appends the page's conditions (after `AND`), its order and its limit:
+    /// one row more than the page, to know whether another follows.
+    fn page(&self, sql: &mut QueryBuilder<'static, Postgres>, page: &PageQuery) {
+        let time = self.time;
+        if let Some(since) = page.since {
+            sql.push(format!(" AND {time} >= ")).push_bind(since);
+        }
+        let collated = |key: &[&str]| {
+            key.iter()
+                .map(|part| format!("{part} COLLATE \"C\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if let Some(cursor) = &page.before {
+            // The first bound alone lets the time index start at the cursor.
+            sql.push(format!(" AND {time} <= "))
+                .push_bind(cursor.at)
+                .push(format!(" AND ({time} < "))
+                .push_bind(cursor.at)
+                .push(format!(" OR ({time} = "))
+                .push_bind(cursor.at)
+                .push(format!(" AND ({}) > (", collated(self.key)));
+            let mut parts = sql.separated(", ");
+            for part in &cursor.key {
+                parts.push_bind(part.clone());
+            }
+            sql.push(")))");
+        }
+        sql.push(format!(" ORDER BY {time} DESC, {}", collated(self.key)))
+            .push(" LIMIT ")
+            .push_bind(limit(page.limit.saturating_add(1)));
+    }
+}
+
+/// `SELECT columns FROM table WHERE TRUE`, for conditions to follow.
+fn select(columns: &str, table: &str) -> QueryBuilder<'static, Postgres> {
+    QueryBuilder::new(format!("SELECT {columns} FROM {table} WHERE TRUE"))
+}
+
+/// `AND column = value`, ignoring ASCII case only (as the memory store:
+/// under `COLLATE "C"`, `upper` changes ASCII letters alone).
+fn same_name(sql: &mut QueryBuilder<'static, Postgres>, column: &str, value: &str) {
+    sql.push(format!(" AND upper({column} COLLATE \"C\") = upper("))
+        .push_bind(value.to_owned())
+        .push(" COLLATE \"C\")");
+}
+
 #[async_trait]
 impl HistoryStore for PostgresHistory {
     async fn write(&self, batch: &Batch) -> Result<(), StoreError> {
@@ -223,76 +310,74 @@ impl HistoryStore for PostgresHistory {
         Ok(tx.commit().await?)
     }
 
-    async fn patterns(&self, query: &PatternQuery) -> Result<Vec<PatternRow>, StoreError> {
-        Ok(sqlx::query_as(&format!(
-            "SELECT {PATTERN_COLUMNS} FROM intraday_patterns
-             WHERE symbol = $1 AND ($2::timestamptz IS NULL OR detected_at >= $2)
-             ORDER BY detected_at DESC, pattern_type COLLATE \"C\", COALESCE(timeframe, '') COLLATE \"C\"
-             LIMIT $3"
-        ))
-        .bind(&query.symbol)
-        .bind(query.since)
-        .bind(limit(query.limit))
-        .fetch_all(&self.pool)
-        .await?)
+    async fn patterns(&self, query: &PatternQuery) -> Result<Page<PatternRow>, StoreError> {
+        let mut sql = select(PATTERN_COLUMNS, "intraday_patterns");
+        if let Some(symbol) = &query.symbol {
+            sql.push(" AND symbol = ").push_bind(symbol.clone());
+        }
+        if let Some(pattern_type) = &query.pattern_type {
+            same_name(&mut sql, "pattern_type", pattern_type);
+        }
+        PATTERN_ORDER.page(&mut sql, &query.page);
+        let rows = sql.build_query_as().fetch_all(&self.pool).await?;
+        Ok(Page::of(rows, query.page.limit))
     }
 
-    async fn indicators(&self, query: &IndicatorQuery) -> Result<Vec<IndicatorRow>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT session_id, symbol, indicator, value::float8 AS value, calculated_at, timeframe, metadata
-             FROM intraday_indicators
-             WHERE symbol = $1 AND ($2::text IS NULL OR upper(indicator) = upper($2))
-             ORDER BY calculated_at DESC, indicator COLLATE \"C\", COALESCE(timeframe, '') COLLATE \"C\"
-             LIMIT $3",
-        )
-        .bind(&query.symbol)
-        .bind(&query.indicator)
-        .bind(limit(query.limit))
-        .fetch_all(&self.pool)
-        .await?)
+    async fn indicators(&self, query: &IndicatorQuery) -> Result<Page<IndicatorRow>, StoreError> {
+        let mut sql = select(
+            "session_id, symbol, indicator, value::float8 AS value, calculated_at, timeframe, metadata",
+            "intraday_indicators",
+        );
+        sql.push(" AND symbol = ").push_bind(query.symbol.clone());
+        if let Some(indicator) = &query.indicator {
+            same_name(&mut sql, "indicator", indicator);
+        }
+        INDICATOR_ORDER.page(&mut sql, &query.page);
+        let rows = sql.build_query_as().fetch_all(&self.pool).await?;
+        Ok(Page::of(rows, query.page.limit))
     }
 
-    async fn alerts(&self, query: &AlertQuery) -> Result<Vec<AlertRow>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT kind, session_id, symbol, alert_type, severity, message, component, action_required,
-                 recovery, data, triggered_at
-             FROM streaming_alerts
-             WHERE ($1::timestamptz IS NULL OR triggered_at >= $1)
-               AND ($2::text IS NULL OR upper(kind) = upper($2) OR upper(alert_type) = upper($2))
-             ORDER BY triggered_at DESC, kind COLLATE \"C\", COALESCE(symbol, '') COLLATE \"C\",
-                 COALESCE(alert_type, '') COLLATE \"C\", COALESCE(component, '') COLLATE \"C\",
-                 COALESCE(message, '') COLLATE \"C\"
-             LIMIT $3",
-        )
-        .bind(query.since)
-        .bind(&query.alert_type)
-        .bind(limit(query.limit))
-        .fetch_all(&self.pool)
-        .await?)
+    async fn alerts(&self, query: &AlertQuery) -> Result<Page<AlertRow>, StoreError> {
+        let mut sql = select(
+            "kind, session_id, symbol, alert_type, severity, message, component, action_required,
+                 recovery, data, triggered_at",
+            "streaming_alerts",
+        );
+        if let Some(symbol) = &query.symbol {
+            sql.push(" AND symbol = ").push_bind(symbol.clone());
+        }
+        if let Some(wanted) = &query.alert_type {
+            sql.push(" AND (upper(kind) = upper(")
+                .push_bind(wanted.clone())
+                .push(") OR upper(alert_type COLLATE \"C\") = upper(")
+                .push_bind(wanted.clone())
+                .push(" COLLATE \"C\"))");
+        }
+        ALERT_ORDER.page(&mut sql, &query.page);
+        let rows = sql.build_query_as().fetch_all(&self.pool).await?;
+        Ok(Page::of(rows, query.page.limit))
     }
 
-    async fn health(&self, rows: usize) -> Result<Vec<HealthRow>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT session_id, status, active_symbols, ticks_per_second::float8 AS ticks_per_second,
+    async fn health(&self, query: &HealthQuery) -> Result<Page<HealthRow>, StoreError> {
+        let mut sql = select(
+            "session_id, status, active_symbols, ticks_per_second::float8 AS ticks_per_second,
                  bars_per_minute, processing_lag_ms, cpu_percent::float8 AS cpu_percent, memory_mb,
-                 issues, measured_at
-             FROM streaming_health_metrics
-             ORDER BY measured_at DESC, COALESCE(session_id, '00000000-0000-0000-0000-000000000000'::uuid)
-             LIMIT $1",
-        )
-        .bind(limit(rows))
-        .fetch_all(&self.pool)
-        .await?)
+                 issues, measured_at",
+            "streaming_health_metrics",
+        );
+        if let Some(status) = &query.status {
+            same_name(&mut sql, "status", status);
+        }
+        HEALTH_ORDER.page(&mut sql, &query.page);
+        let rows = sql.build_query_as().fetch_all(&self.pool).await?;
+        Ok(Page::of(rows, query.page.limit))
     }
 
-    async fn sessions(&self, rows: usize) -> Result<Vec<SessionRow>, StoreError> {
-        Ok(sqlx::query_as(&format!(
-            "SELECT {SESSION_COLUMNS} FROM streaming_sessions
-             ORDER BY started_at DESC, session_id LIMIT $1"
-        ))
-        .bind(limit(rows))
-        .fetch_all(&self.pool)
-        .await?)
+    async fn session_page(&self, query: &PageQuery) -> Result<Page<SessionRow>, StoreError> {
+        let mut sql = select(SESSION_COLUMNS, "streaming_sessions");
+        SESSION_ORDER.page(&mut sql, query);
+        let rows = sql.build_query_as().fetch_all(&self.pool).await?;
+        Ok(Page::of(rows, query.limit))
     }
 
     async fn open_session(
@@ -307,6 +392,70 @@ impl HistoryStore for PostgresHistory {
         .bind(started_since)
         .fetch_optional(&self.pool)
         .await?)
+    }
+
+    async fn delete_before(
+        &self,
+        table: HistoryTable,
+        cutoff: DateTime<Utc>,
+        rows: usize,
+    ) -> Result<u64, StoreError> {
+        // One short statement per call, through the pool: the recorder's
+        // writes queue behind it for one batch at most.
+        let statement = match table {
+            HistoryTable::Sessions => {
+                // A session row goes once no row refers to it (their rows
+                // went first: the foreign keys would refuse otherwise).
+                let unreferenced = HistoryTable::ROWS
+                    .iter()
+                    .map(|t| {
+                        format!(
+                            "NOT EXISTS (SELECT 1 FROM {} r WHERE r.session_id = s.session_id)",
+                            table_name(*t)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" AND ");
+                format!(
+                    "DELETE FROM streaming_sessions WHERE session_id IN (
+                         SELECT s.session_id FROM streaming_sessions s
+                         WHERE COALESCE(s.stopped_at, s.started_at) < $1 AND {unreferenced}
+                         LIMIT $2)"
+                )
+            }
+            rows_table => {
+                let (name, time) = (table_name(rows_table), time_column(rows_table));
+                format!(
+                    "DELETE FROM {name} WHERE id IN (SELECT id FROM {name} WHERE {time} < $1 LIMIT $2)"
+                )
+            }
+        };
+        let done = sqlx::query(&statement)
+            .bind(cutoff)
+            .bind(limit(rows))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+fn table_name(table: HistoryTable) -> &'static str {
+    match table {
+        HistoryTable::Patterns => "intraday_patterns",
+        HistoryTable::Indicators => "intraday_indicators",
+        HistoryTable::Health => "streaming_health_metrics",
+        HistoryTable::Alerts => "streaming_alerts",
+        HistoryTable::Sessions => "streaming_sessions",
+    }
+}
+
+fn time_column(table: HistoryTable) -> &'static str {
+    match table {
+        HistoryTable::Patterns => PATTERN_ORDER.time,
+        HistoryTable::Indicators => INDICATOR_ORDER.time,
+        HistoryTable::Health => HEALTH_ORDER.time,
+        HistoryTable::Alerts => ALERT_ORDER.time,
+        HistoryTable::Sessions => SESSION_ORDER.time,
     }
 }
 

@@ -33,14 +33,18 @@ fn pattern(symbol: &str, name: &str, minute: u32) -> (Channel, serde_json::Value
 
 async fn patterns_of(history: &MemoryHistory, symbol: &str, limit: usize) -> Vec<(String, u32)> {
     let query = PatternQuery {
-        symbol: symbol.into(),
-        since: None,
-        limit,
+        symbol: Some(symbol.into()),
+        page: PageQuery {
+            limit,
+            ..PageQuery::default()
+        },
+        ..PatternQuery::default()
     };
     history
         .patterns(&query)
         .await
         .unwrap()
+        .rows
         .into_iter()
         .map(|r| {
             (
@@ -96,25 +100,37 @@ async fn a_time_window_and_a_filter_select_rows() {
         .await
         .unwrap();
     let recent = PatternQuery {
-        symbol: "NVDA".into(),
-        since: Some(time(5)),
-        limit: 100,
+        symbol: Some("NVDA".into()),
+        page: PageQuery {
+            since: Some(time(5)),
+            limit: 100,
+            ..PageQuery::default()
+        },
+        ..PatternQuery::default()
     };
-    assert_eq!(history.patterns(&recent).await.unwrap().len(), 1);
+    assert_eq!(history.patterns(&recent).await.unwrap().rows.len(), 1);
     let rsi = IndicatorQuery {
         symbol: "AAPL".into(),
         indicator: Some("rsi".into()),
-        limit: 50,
+        page: PageQuery {
+            limit: 50,
+            ..PageQuery::default()
+        },
     };
-    assert_eq!(history.indicators(&rsi).await.unwrap()[0].indicator, "RSI");
-    assert_eq!(history.indicators(&rsi).await.unwrap().len(), 1);
+    let rows = history.indicators(&rsi).await.unwrap().rows;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].indicator, "RSI");
     let alerts = |alert_type: Option<&str>, since| AlertQuery {
-        since,
         alert_type: alert_type.map(str::to_owned),
-        limit: 100,
+        page: PageQuery {
+            since,
+            limit: 100,
+            ..PageQuery::default()
+        },
+        ..AlertQuery::default()
     };
     let kinds = async |query| -> Vec<String> {
-        let rows = history.alerts(&query).await.unwrap();
+        let rows = history.alerts(&query).await.unwrap().rows;
         rows.into_iter().map(|a| a.kind).collect()
     };
     assert_eq!(
@@ -209,4 +225,109 @@ async fn the_open_session_is_the_latest_started_in_the_window_and_not_stopped() 
     assert_eq!(open.session_id, session_uuid("open"));
     let later = time(10) + Duration::seconds(1);
     assert!(history.open_session(later).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn pages_follow_each_other_through_a_tie_without_a_gap_or_a_repeat() {
+    let history = MemoryHistory::default();
+    let names = ["A", "B", "C", "D", "E"];
+    let messages: Vec<_> = (1..=4)
+        .flat_map(|minute| names.map(|name| pattern("NVDA", name, minute)))
+        .collect();
+    history.write(&batch(&messages)).await.unwrap();
+    let mut seen = Vec::new();
+    let mut before = None;
+    loop {
+        let query = PatternQuery {
+            symbol: Some("NVDA".into()),
+            page: PageQuery {
+                before: before.take(),
+                limit: 3,
+                ..PageQuery::default()
+            },
+            ..PatternQuery::default()
+        };
+        let page = history.patterns(&query).await.unwrap();
+        seen.extend(
+            page.rows
+                .iter()
+                .map(|r| (r.detected_at, r.pattern_type.clone())),
+        );
+        match page.next {
+            Some(next) => before = Some(next),
+            None => break,
+        }
+    }
+    let expected: Vec<_> = (1..=4)
+        .rev()
+        .flat_map(|minute| names.map(|name| (time(minute), name.to_owned())))
+        .collect();
+    assert_eq!(seen, expected);
+    // Rows arriving meanwhile, at the same time, do not shift a later page.
+    let first = history
+        .patterns(&PatternQuery {
+            symbol: Some("NVDA".into()),
+            page: PageQuery {
+                limit: 3,
+                ..PageQuery::default()
+            },
+            ..PatternQuery::default()
+        })
+        .await
+        .unwrap();
+    history
+        .write(&batch(&[pattern("NVDA", "0", 4)]))
+        .await
+        .unwrap();
+    let second = history
+        .patterns(&PatternQuery {
+            symbol: Some("NVDA".into()),
+            page: PageQuery {
+                before: first.next,
+                limit: 1,
+                ..PageQuery::default()
+            },
+            ..PatternQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(second.rows[0].pattern_type, "D");
+}
+
+#[test]
+fn each_row_lists_exactly_its_serialized_columns() {
+    fn keys<R: HistoryRow>(row: &R) -> Vec<String> {
+        match serde_json::to_value(row).unwrap() {
+            serde_json::Value::Object(map) => map.keys().cloned().collect(),
+            other => panic!("{other}"),
+        }
+    }
+    fn sorted(columns: &[&str]) -> Vec<String> {
+        let mut columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
+        columns.sort();
+        columns
+    }
+    let messages = [
+        pattern("NVDA", "Doji", 1),
+        started("s", "u", 1),
+        (
+            Channel::Health,
+            json!({"health": {"status": "healthy", "timestamp": at(1)}}),
+        ),
+        (
+            Channel::CriticalAlerts,
+            json!({"alert": {"severity": "critical", "message": "m", "component": "c", "timestamp": at(1)}}),
+        ),
+        (
+            Channel::Indicators,
+            json!({"calculation": {"symbol": "A", "indicator": "RSI", "value": 1, "timestamp": at(1)}}),
+        ),
+    ];
+    let batch = batch(&messages);
+    // serde_json's maps sort their keys: compare as sets, then the count.
+    assert_eq!(keys(&batch.patterns[0]), sorted(PatternRow::COLUMNS));
+    assert_eq!(keys(&batch.started[0]), sorted(SessionRow::COLUMNS));
+    assert_eq!(keys(&batch.health[0]), sorted(HealthRow::COLUMNS));
+    assert_eq!(keys(&batch.alerts[0]), sorted(AlertRow::COLUMNS));
+    assert_eq!(keys(&batch.indicators[0]), sorted(IndicatorRow::COLUMNS));
 }
