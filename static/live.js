@@ -28,7 +28,9 @@ window.TickStockLive = (() => {
 
   // query(): the query string of the next connection (e.g. '?last_seq=5').
   // onMessage(message, socket): each message, batches unpacked, in order.
-  function connect({ query, onMessage }) {
+  // onState(open): after each open (true) and close (false); while open, the
+  // caller may say more precisely how current the frames are (setConnection).
+  function connect({ query, onMessage, onState }) {
     let attempt = 0;
     const open = () => {
       const scheme = location.protocol === 'https:' ? 'wss://' : 'ws://';
@@ -36,6 +38,7 @@ window.TickStockLive = (() => {
       socket.addEventListener('open', () => {
         attempt = 0;
         setConnection('live', 'live');
+        if (onState) onState(true);
       });
       socket.addEventListener('message', (event) => {
         let parsed;
@@ -52,6 +55,7 @@ window.TickStockLive = (() => {
         }
       });
       socket.addEventListener('close', async (event) => {
+        if (onState) onState(false);
         const toLogin = () => {
           location.href = `/login?next=${encodeURIComponent(location.pathname)}`;
         };
@@ -74,5 +78,5 @@ window.TickStockLive = (() => {
     open();
   }
 
-  return { connect };
+  return { connect, setConnection };
 })();
