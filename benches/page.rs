@@ -222,6 +222,51 @@ impl Browser {
     }
 }
 
+/// The sum of every series of the counter `name` in `/metrics`, and that of
+/// its series whose labels contain `label`.
+async fn counter(http: &reqwest::Client, base: &str, name: &str, label: &str) -> (f64, f64) {
+    let text = match http.get(format!("{base}/metrics")).send().await {
+        Ok(response) => response.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    let mut all = 0.0;
+    let mut matching = 0.0;
+    for line in text.lines().filter(|l| l.starts_with(name)) {
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let value: f64 = value.parse().unwrap_or(0.0);
+        all += value;
+        if series.contains(label) {
+            matching += value;
+        }
+    }
+    (all, matching)
+}
+
+/// What the server took in during a window, per second.
+struct Load {
+    ticks: f64,
+    events: f64,
+    patterns: f64,
+}
+
+async fn load_during(http: &reqwest::Client, base: &str, window: Duration) -> Load {
+    let ticks = || counter(http, base, "tickstock_feed_ticks_forwarded", "");
+    let events = || counter(http, base, "tickstock_channel_messages", "patterns");
+    let (ticks_before, _) = ticks().await;
+    let (events_before, patterns_before) = events().await;
+    tokio::time::sleep(window).await;
+    let (ticks_after, _) = ticks().await;
+    let (events_after, patterns_after) = events().await;
+    let seconds = window.as_secs_f64();
+    Load {
+        ticks: (ticks_after - ticks_before) / seconds,
+        events: (events_after - events_before) / seconds,
+        patterns: (patterns_after - patterns_before) / seconds,
+    }
+}
+
 struct Figures {
     long_tasks: usize,
     longest_ms: f64,
@@ -230,9 +275,10 @@ struct Figures {
     filter_ms: Option<f64>,
     heap_start_mb: f64,
     heap_end_mb: f64,
+    load: Load,
 }
 
-async fn measure(base: &str, window: Duration) -> Figures {
+async fn measure(http: &reqwest::Client, base: &str, window: Duration) -> Figures {
     let browser = Browser::start().await;
     browser.goto(&format!("{base}/login?next=/dashboard")).await;
     browser
@@ -263,7 +309,7 @@ async fn measure(base: &str, window: Duration) -> Figures {
         )
         .await;
     let busy_before = browser.metric("TaskDuration").await;
-    tokio::time::sleep(window).await;
+    let load = load_during(http, base, window).await;
     let busy_after = browser.metric("TaskDuration").await;
     let long: Vec<f64> = serde_json::from_value(browser.script("return window.__longTasks").await)
         .unwrap_or_default();
@@ -293,6 +339,7 @@ async fn measure(base: &str, window: Duration) -> Figures {
         filter_ms,
         heap_start_mb,
         heap_end_mb,
+        load,
     }
 }
 
@@ -316,14 +363,17 @@ async fn main() {
         run.window.as_secs()
     );
     println!(
-        "| scenario | long tasks | longest | long tasks in all | main thread busy | filter shown after | heap start / end |"
+        "| scenario | server took in | long tasks | longest | long tasks in all | main thread busy | filter shown after | heap start / end |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     for scenario in &run.scenarios {
         let _simulator = simulator(&redis, scenario);
-        let figures = measure(&base, run.window).await;
+        let figures = measure(&http, &base, run.window).await;
         println!(
-            "| {scenario} | {} | {:.0} ms | {:.0} ms | {:.1} % | {} | {:.1} / {:.1} MB |",
+            "| {scenario} | {:.0} ticks/s, {:.0} events/s ({:.0} on the pattern channels) | {} | {:.0} ms | {:.0} ms | {:.1} % | {} | {:.1} / {:.1} MB |",
+            figures.load.ticks,
+            figures.load.events,
+            figures.load.patterns,
             figures.long_tasks,
             figures.longest_ms,
             figures.long_total_ms,
